@@ -1,0 +1,207 @@
+#ifndef FOCAL_DETAIL_KERNEL_HPP
+#define FOCAL_DETAIL_KERNEL_HPP
+
+// The one elementwise kernel behind all sigmoid-family losses (CE, α-CE, FL, α-FL, FL*).
+//
+//   loss = α_t · q^γ · (−log p_t),   q = 1 − p_t,   evaluated at p_t = σ(z), z = s·x
+//   (Logits) or p_t = p / 1 − p (Probabilities); FL* is CE evaluated at z' = γ*·z + β and
+//   divided by γ*. Every formula follows docs/math.md: no clamps, no log of a rounded
+//   probability, no 1 − σ(z), integer γ by multiplication.
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "../input.hpp"
+#include "stable.hpp"
+
+namespace focal {
+namespace detail {
+
+/// Integer γ up to this value is computed by multiplication; larger or fractional γ use the
+/// compensated exp. (γ = 64 already sends q^γ below float's range for q ≤ 0.25.)
+constexpr int max_int_gamma = 64;
+
+/// −1 if γ is not an integer in [0, max_int_gamma], else γ.
+template <class Scalar>
+inline int integer_gamma(Scalar gamma) noexcept {
+  if (gamma >= Scalar(0) && gamma <= Scalar(max_int_gamma) && gamma == std::floor(gamma)) {
+    return static_cast<int>(gamma);
+  }
+  return -1;
+}
+
+/// Parameters of the shared kernel. The public loss types fill them in; the kernel never
+/// validates (the constructors and the array entry points do).
+template <class Scalar>
+struct SigmoidParams {
+  Scalar alpha_neg = Scalar(1);  // α_t for y = 0 (1 − α in the balanced losses)
+  Scalar alpha_pos = Scalar(1);  // α_t for y = 1 (α)
+  Scalar gamma = Scalar(0);      // focusing exponent γ of (1 − p_t)^γ
+  int int_gamma = 0;             // γ if integer (see integer_gamma), else −1
+  bool star = false;             // FL*: loss = −log σ(γ*·z + β) / γ*
+  Scalar star_gamma = Scalar(1);  // γ* of FL*
+  Scalar star_beta = Scalar(0);   // β of FL*
+};
+
+/// α-balanced focal parameters: α_t = α for y = 1, 1 − α for y = 0; γ = 0 is CE.
+template <class Scalar>
+SigmoidParams<Scalar> focal_params(Scalar alpha, Scalar gamma) noexcept {
+  SigmoidParams<Scalar> p;
+  p.alpha_pos = alpha;
+  p.alpha_neg = Scalar(1) - alpha;
+  p.gamma = gamma;
+  p.int_gamma = integer_gamma(gamma);
+  return p;
+}
+
+/// Unbalanced focal parameters: α_t = 1 for both targets (not α = 0.5, which would halve).
+template <class Scalar>
+SigmoidParams<Scalar> focal_params(Scalar gamma) noexcept {
+  SigmoidParams<Scalar> p = focal_params(Scalar(1), gamma);
+  p.alpha_neg = Scalar(1);
+  return p;
+}
+
+/// FL* parameters (App. A): CE at γ*·z + β, divided by γ*.
+template <class Scalar>
+SigmoidParams<Scalar> star_params(Scalar gamma, Scalar beta) noexcept {
+  SigmoidParams<Scalar> p = focal_params(Scalar(0));
+  p.star = true;
+  p.star_gamma = gamma;
+  p.star_beta = beta;
+  return p;
+}
+
+/// The stable pieces of the logistic function at z, from one exp and one log1p:
+/// e = exp(−|z|), p_t = σ(z), q = σ(−z) = 1 − p_t, nl = softplus(−z) = −log p_t,
+/// m + l1 = softplus(z) = −log q with m = max(z, 0) exact and l1 = log1p(e).
+/// q is also kept as a double-word q + q_lo, exact to far below an ulp given e: q^γ by
+/// multiplication multiplies q's relative error by γ, and this keeps that to e's own error.
+template <class Scalar>
+struct LogisticTerms {
+  Scalar pt, q, q_lo, nl, m, l1;
+
+  explicit LogisticTerms(Scalar z) noexcept {
+    const Scalar e = std::exp(-std::abs(z));
+    const Scalar d = Scalar(1) + e;
+    const Scalar d_lo = (Scalar(1) - d) + e;  // 1 + e = d + d_lo exactly (Fast2Sum, 1 ≥ e)
+    const Scalar big = Scalar(1) / d;          // σ(|z|) ∈ [1/2, 1]
+    const Scalar small = e / d;                // σ(−|z|), computed directly: never 1 − σ(|z|)
+    const bool nonneg = z >= Scalar(0);        // false for NaN: NaN then flows through every term
+    // The quotient's low part: n/(d + d_lo) − t = ((n − t·d) − t·d_lo)/d, with n − t·d exact.
+    const Scalar num = nonneg ? e : Scalar(1);
+    const Scalar t = nonneg ? small : big;
+    q_lo = (product_residual(num, t, d) - t * d_lo) / d;
+    l1 = std::log1p(e);
+    pt = nonneg ? big : small;
+    q = t;
+    nl = (nonneg ? Scalar(0) : -z) + l1;
+    m = nonneg ? z : Scalar(0);
+  }
+};
+
+template <class Scalar, class Input>
+class SigmoidKernel {
+  static_assert(is_supported_scalar_v<Scalar>, "focal: Scalar must be float or double");
+  static_assert(std::is_same<Input, Logits>::value || std::is_same<Input, Probabilities>::value,
+                "focal: Input must be focal::Logits or focal::Probabilities");
+
+ public:
+  explicit SigmoidKernel(const SigmoidParams<Scalar>& params) noexcept : p_(params) {}
+
+  const SigmoidParams<Scalar>& params() const noexcept { return p_; }
+
+  /// Loss and/or ∂loss/∂x at input x with target positive (y = 1) or not (y = 0).
+  template <bool WantLoss, bool WantGrad>
+  void eval(Scalar x, bool positive, Scalar& loss, Scalar& grad) const noexcept {
+    const Scalar alpha_t = positive ? p_.alpha_pos : p_.alpha_neg;
+    if constexpr (std::is_same<Input, Logits>::value) {
+      if (p_.star) {
+        eval_star<WantLoss, WantGrad>(x, positive, loss, grad);
+        return;
+      }
+      const Scalar z = positive ? x : -x;  // z = s·x, p_t = σ(z)
+      const LogisticTerms<Scalar> t(z);
+      const Scalar qg = focus_logit(t);
+      if constexpr (WantLoss) loss = weight(alpha_t, qg * t.nl);
+      if constexpr (WantGrad) {
+        // (10): dFL/dz = −α_t q^γ (γ p_t (−log p_t) + q). Both bracket terms are ≥ 0, so
+        // nothing cancels, and no q^(γ−1) appears: finite for every γ ≥ 0. p_t·(−log p_t)
+        // → 0 as p_t → 0 (z = −∞).
+        const Scalar pt_nl = t.pt > Scalar(0) ? t.pt * t.nl : Scalar(0);
+        const Scalar g = weight(alpha_t, qg * (p_.gamma * pt_nl + t.q));
+        grad = positive ? -g : g;  // dz/dx = s
+      }
+    } else {
+      const Scalar p = x;
+      // The smaller of p_t and q is exact (it is p, or 1 − p with p ≥ 1/2, Sterbenz); the
+      // larger is ≥ 1/2, so rounding it costs half an ulp at most.
+      const Scalar pt = positive ? p : Scalar(1) - p;
+      const Scalar q = positive ? Scalar(1) - p : p;
+      const Scalar q_lo = positive ? -p - (q - Scalar(1)) : Scalar(0);  // 1 − p = q + q_lo
+      const Scalar nl = pt >= Scalar(0.5) ? -std::log1p(-q) : -std::log(pt);  // −log p_t
+      Scalar qg;
+      if (p_.int_gamma >= 0) {
+        qg = int_pow_dw(q, q_lo, p_.int_gamma);
+      } else {
+        const Scalar pw = std::pow(q, p_.gamma);  // (q + q_lo)^γ = q^γ (1 + γ q_lo/q + …)
+        qg = q_lo == Scalar(0) ? pw : pw + p_.gamma * (q_lo / q) * pw;
+      }
+      if constexpr (WantLoss) loss = weight(alpha_t, qg * nl);
+      if constexpr (WantGrad) {
+        // dFL/dp_t = −α_t q^γ (γ (−log p_t)/q + 1/p_t); (−log p_t)/q → 1 as q → 0, which
+        // gives 0 at p_t = 1 for γ > 0 and −α_t for γ = 0; at p_t = 0 it is −∞·α_t.
+        const Scalar r = q > Scalar(0) ? nl / q : Scalar(1);
+        const Scalar focus = p_.gamma > Scalar(0) ? p_.gamma * r : Scalar(0);
+        // α_t q^γ / p_t rather than α_t·(1/p_t): 1/p_t overflows for subnormal p_t where the
+        // product does not. c = 0 only if α_t = 0 (q^γ = 0 needs p_t = 1): then 0, not 0/0.
+        const Scalar c = alpha_t * qg;
+        const Scalar g = weight(alpha_t, qg * focus) + (c == Scalar(0) ? Scalar(0) : c / pt);
+        grad = positive ? -g : g;  // dp_t/dp = s
+      }
+    }
+  }
+
+  Scalar value(Scalar x, bool positive) const noexcept {
+    Scalar loss, unused;
+    eval<true, false>(x, positive, loss, unused);
+    return loss;
+  }
+
+  Scalar derivative(Scalar x, bool positive) const noexcept {
+    Scalar unused, grad;
+    eval<false, true>(x, positive, unused, grad);
+    return grad;
+  }
+
+ private:
+  // q^γ on logits: q·q… for integer γ; otherwise exp(−γ·softplus(z)) = exp(−γ·(m + l1)) with
+  // the exponent in double-word precision (q itself may be subnormal or 0 when q^γ is not).
+  Scalar focus_logit(const LogisticTerms<Scalar>& t) const noexcept {
+    if (p_.int_gamma >= 0) return int_pow_dw(t.q, t.q_lo, p_.int_gamma);
+    return exp_neg_scaled(p_.gamma, t.m, t.l1);
+  }
+
+  // FL* (App. A): loss = softplus(−u)/γ*, u = γ*·z + β; dFL*/dx = −s σ(−u)  (11).
+  template <bool WantLoss, bool WantGrad>
+  void eval_star(Scalar x, bool positive, Scalar& loss, Scalar& grad) const noexcept {
+    const Scalar z = positive ? x : -x;
+    const Scalar u = p_.star_gamma * z + p_.star_beta;
+    const LogisticTerms<Scalar> t(u);
+    if constexpr (WantLoss) {
+      Scalar l = t.nl / p_.star_gamma;
+      // γ*·z can overflow for a finite z while the loss, ≈ −z − β/γ*, is finite.
+      if (std::isinf(l) && std::isfinite(z)) l = -z - p_.star_beta / p_.star_gamma;
+      loss = l;
+    }
+    if constexpr (WantGrad) grad = positive ? -t.q : t.q;
+  }
+
+  SigmoidParams<Scalar> p_;
+};
+
+}  // namespace detail
+}  // namespace focal
+
+#endif  // FOCAL_DETAIL_KERNEL_HPP

@@ -1,0 +1,191 @@
+#ifndef FOCAL_DETAIL_SIGMOID_LOSS_HPP
+#define FOCAL_DETAIL_SIGMOID_LOSS_HPP
+
+// The array API shared by every sigmoid-family loss: per-element calls, lazy value/gradient
+// expressions, and the fused value_and_gradient pass. The public loss types derive from
+// SigmoidLoss and only add constructors and parameter accessors.
+
+#include <cmath>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "../input.hpp"
+#include "checks.hpp"
+#include "kernel.hpp"
+
+namespace focal {
+namespace detail {
+
+/// Eigen binary functor: per-element loss, unchecked (the caller validated the arrays).
+template <class Scalar, class Input>
+struct value_op {
+  SigmoidKernel<Scalar, Input> kernel;
+  Scalar operator()(const Scalar& x, const Scalar& y) const noexcept {
+    return kernel.value(x, y == Scalar(1));
+  }
+};
+
+/// Eigen binary functor: per-element ∂loss/∂x, unchecked.
+template <class Scalar, class Input>
+struct derivative_op {
+  SigmoidKernel<Scalar, Input> kernel;
+  Scalar operator()(const Scalar& x, const Scalar& y) const noexcept {
+    return kernel.derivative(x, y == Scalar(1));
+  }
+};
+
+/// Array-kind view of any dense object, so Matrix and Array arguments can be mixed: an
+/// Array-kind object itself (a reference, never a copy), anything else wrapped. Nested in an
+/// expression, plain objects are then held by reference and expressions, Maps and wrappers by
+/// value (Eigen's ref_selector).
+template <class D>
+decltype(auto) as_array(const Eigen::DenseBase<D>& a) {
+  if constexpr (std::is_base_of<Eigen::ArrayBase<D>, D>::value) {
+    return a.derived();
+  } else {
+    return Eigen::ArrayWrapper<const D>(a.derived());
+  }
+}
+
+/// Σ in double with Neumaier's compensation: a float total is exact to its last bit, a double
+/// total is within an ulp or two of the exact sum whatever the order. +∞ terms give +∞.
+class CompensatedSum {
+ public:
+  void add(double v) noexcept {
+    const double t = s_ + v;
+    c_ += std::abs(s_) >= std::abs(v) ? (s_ - t) + v : (v - t) + s_;
+    s_ = t;
+  }
+  double total() const noexcept { return std::isfinite(s_) ? s_ + c_ : s_; }
+
+ private:
+  double s_ = 0, c_ = 0;
+};
+
+template <class Scalar, class Input>
+class SigmoidLoss {
+ public:
+  using scalar_type = Scalar;
+  using input_type = Input;
+
+  /// Loss of one element. @throws std::invalid_argument if y is not 0 or 1, or if x is a
+  /// probability outside [0, 1]. NaN x gives NaN.
+  Scalar operator()(Scalar x, Scalar y) const {
+    check_element<Input>(x, y);
+    return kernel_.value(x, y == Scalar(1));
+  }
+
+  /// ∂loss/∂x of one element, x being the logit or the probability as the Input says.
+  /// @throws std::invalid_argument as operator().
+  Scalar derivative(Scalar x, Scalar y) const {
+    check_element<Input>(x, y);
+    return kernel_.derivative(x, y == Scalar(1));
+  }
+
+  /// Per-element losses as a lazy Eigen array expression; nothing is computed or allocated
+  /// until it is evaluated (`.sum()`, assignment). Shapes and targets (and probabilities) are
+  /// checked now. The expression refers to plain arrays passed in, and copies expressions and
+  /// Maps: it is valid as long as the plain arrays live.
+  /// @throws std::invalid_argument on a shape mismatch, a target other than 0 or 1, or a
+  /// probability outside [0, 1]; the message names the argument, the index and the value.
+  template <class DX, class DY>
+  auto value(const Eigen::DenseBase<DX>& inputs, const Eigen::DenseBase<DY>& targets) const {
+    return make_expr<value_op<Scalar, Input>>(inputs, targets);
+  }
+
+  /// Per-element ∂loss/∂x as a lazy Eigen array expression, e.g. `G = loss.gradient(X, Y) / n;`.
+  /// Checks and lifetime as value().
+  template <class DX, class DY>
+  auto gradient(const Eigen::DenseBase<DX>& inputs, const Eigen::DenseBase<DY>& targets) const {
+    return make_expr<derivative_op<Scalar, Input>>(inputs, targets);
+  }
+
+  /// The fused pass: returns Σ loss / normalizer and writes grad = ∂(Σ loss / normalizer)/∂x,
+  /// reading each input once, allocating nothing. grad is any writable dense object of the
+  /// inputs' shape (Array, Matrix, Block, rvalue Map); it is never resized, and may be the very
+  /// object holding the inputs (in-place). RetinaNet passes normalizer = max(1, #foreground).
+  /// @throws std::invalid_argument on a shape mismatch (targets or grad), a target other than
+  /// 0 or 1, a probability outside [0, 1], or a normalizer that is not positive and finite;
+  /// grad is left untouched.
+  template <class DX, class DY, class DG>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs,
+                            const Eigen::DenseBase<DY>& targets,
+                            const Eigen::DenseBase<DG>& grad,
+                            Scalar normalizer = Scalar(1)) const {
+    check_scalar<DX, DY>();
+    static_assert(std::is_same<typename DG::Scalar, Scalar>::value,
+                  "focal: grad must have the loss's Scalar type (float for a loss<float>)");
+    static_assert((int(Eigen::internal::traits<DG>::Flags) & Eigen::LvalueBit) != 0,
+                  "focal: grad must be writable: an Array, a Matrix, a Block or a non-const Map");
+    check_normalizer(normalizer);
+    check_arrays(inputs, targets);
+    check_shape("grad", grad.rows(), grad.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
+
+    // Eigen's idiom for outputs (FunctionsTakingEigenTypes): taking const& lets rvalue Maps
+    // and blocks bind; writing through it is what the caller asked for.
+    DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
+    const Eigen::internal::evaluator<DX> ex(inputs.derived());
+    const Eigen::internal::evaluator<DY> ey(targets.derived());
+    Eigen::internal::evaluator<DG> eg(out);
+    CompensatedSum sum;
+    auto visit = [&](Eigen::Index i, Eigen::Index j) {
+      Scalar l, d;
+      kernel_.template eval<true, true>(ex.coeff(i, j), ey.coeff(i, j) == Scalar(1), l, d);
+      sum.add(l);
+      eg.coeffRef(i, j) = d / normalizer;
+    };
+    const Eigen::Index rows = inputs.rows(), cols = inputs.cols();
+    if (DX::IsRowMajor) {
+      for (Eigen::Index i = 0; i < rows; ++i)
+        for (Eigen::Index j = 0; j < cols; ++j) visit(i, j);
+    } else {
+      for (Eigen::Index j = 0; j < cols; ++j)
+        for (Eigen::Index i = 0; i < rows; ++i) visit(i, j);
+    }
+    return static_cast<Scalar>(sum.total() / static_cast<double>(normalizer));
+  }
+
+ protected:
+  explicit SigmoidLoss(const SigmoidParams<Scalar>& params) : kernel_(params) {}
+
+  const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
+
+ private:
+  template <class DX, class DY>
+  static constexpr void check_scalar() {
+    static_assert(std::is_same<typename DX::Scalar, Scalar>::value,
+                  "focal: logits/probabilities must have the loss's Scalar type "
+                  "(float arrays for a loss<float>, double arrays for a loss<double>)");
+    static_assert(std::is_same<typename DY::Scalar, Scalar>::value,
+                  "focal: targets must have the loss's Scalar type, with values 0 or 1 "
+                  "(for class indices use focal::labels)");
+  }
+
+  template <class DX, class DY>
+  static void check_arrays(const Eigen::DenseBase<DX>& inputs,
+                           const Eigen::DenseBase<DY>& targets) {
+    check_shape("targets", targets.rows(), targets.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
+    check_targets(targets);
+    check_inputs<Input>(inputs);
+  }
+
+  template <class Op, class DX, class DY>
+  auto make_expr(const Eigen::DenseBase<DX>& inputs, const Eigen::DenseBase<DY>& targets) const {
+    check_scalar<DX, DY>();
+    check_arrays(inputs, targets);
+    using L = std::decay_t<decltype(as_array(inputs))>;
+    using R = std::decay_t<decltype(as_array(targets))>;
+    return Eigen::CwiseBinaryOp<Op, const L, const R>(as_array(inputs), as_array(targets),
+                                                      Op{kernel_});
+  }
+
+  SigmoidKernel<Scalar, Input> kernel_;
+};
+
+}  // namespace detail
+}  // namespace focal
+
+#endif  // FOCAL_DETAIL_SIGMOID_LOSS_HPP

@@ -1,0 +1,108 @@
+#ifndef FOCAL_TESTS_REFERENCE_HPP
+#define FOCAL_TESTS_REFERENCE_HPP
+
+// An independent reference for every loss in binary128 (__float128, libquadmath): 113-bit
+// significands, so float and double results can be judged to a small fraction of an ulp.
+// Written from the paper's definitions, not from focal's kernel; the only care taken is to
+// evaluate σ and log σ without overflow, which quad precision needs as much as any type.
+
+#include <quadmath.h>
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+namespace ref {
+
+using quad = __float128;
+
+inline quad sigmoid(quad z) {  // σ(z) = 1/(1 + exp(−z))
+  if (z >= 0) return 1 / (1 + expq(-z));
+  const quad e = expq(z);
+  return e / (1 + e);
+}
+
+inline quad log_sigmoid(quad z) {  // log σ(z) = −log(1 + exp(−z))
+  if (z >= 0) return -log1pq(expq(-z));
+  return z - log1pq(expq(z));
+}
+
+// q^γ with 0^0 = 1.
+inline quad power(quad q, quad gamma) {
+  if (gamma == 0) return 1;
+  if (q == 0) return 0;
+  return powq(q, gamma);
+}
+
+struct Result {
+  quad loss;
+  quad grad;  // ∂loss/∂input
+};
+
+// α_t-weighted focal loss on a logit, eq. (4)/(5); derivative eq. (10) times α_t.
+inline Result focal_logit(quad x, bool positive, quad alpha_t, quad gamma) {
+  const quad s = positive ? 1 : -1;
+  const quad z = s * x;
+  const quad pt = sigmoid(z);
+  const quad q = sigmoid(-z);  // 1 − p_t without cancellation
+  const quad log_pt = log_sigmoid(z);
+  const quad qg = power(q, gamma);
+  Result r;
+  r.loss = alpha_t == 0 ? 0 : -alpha_t * qg * log_pt;
+  // (10): s (1 − p_t)^γ (γ p_t log p_t + p_t − 1), with p_t − 1 = −q.
+  const quad pt_log_pt = pt == 0 ? 0 : pt * log_pt;
+  r.grad = alpha_t == 0 ? 0 : s * alpha_t * qg * (gamma * pt_log_pt - q);
+  return r;
+}
+
+// α_t-weighted focal loss on a probability p; derivative w.r.t. p.
+inline Result focal_probability(quad p, bool positive, quad alpha_t, quad gamma) {
+  const quad s = positive ? 1 : -1;
+  const quad pt = positive ? p : 1 - p;
+  const quad q = positive ? 1 - p : p;
+  // 1 − p is not exact even in quad once p < 1e-34: take log(1 − p) as log1p(−p).
+  const quad log_pt = positive ? logq(p) : log1pq(-p);
+  const quad qg = power(q, gamma);
+  Result r;
+  if (alpha_t == 0) return {0, 0};
+  r.loss = -alpha_t * qg * log_pt;
+  if (pt == 0) {
+    r.grad = -s * alpha_t * HUGE_VALQ;
+  } else if (q == 0) {  // the limit p_t → 1 of γ q^(γ−1) log p_t − q^γ / p_t
+    r.grad = gamma == 0 ? -s * alpha_t : quad(0);
+  } else {
+    // d/dp_t [−q^γ log p_t] = γ q^(γ−1) log p_t − q^γ / p_t
+    r.grad = s * alpha_t * (gamma * power(q, gamma - 1) * log_pt - qg / pt);
+  }
+  return r;
+}
+
+// FL*, App. A: −log σ(γ x_t + β)/γ, derivative (11): s (σ(γ x_t + β) − 1).
+inline Result focal_star(quad x, bool positive, quad gamma, quad beta) {
+  const quad s = positive ? 1 : -1;
+  const quad u = gamma * (s * x) + beta;
+  return {-log_sigmoid(u) / gamma, -s * sigmoid(-u)};
+}
+
+// Distance from a computed S to the exact value, in units of the spacing of S at the exact
+// value (subnormal spacing below the normal range). An exact value beyond S's range must be
+// computed as the matching infinity; NaN is never accurate.
+template <class S>
+quad ulp_error(S computed, quad exact) {
+  constexpr quad inf = HUGE_VALQ;
+  if (std::isnan(computed) || isnanq(exact)) return inf;
+  const S rounded = static_cast<S>(exact);
+  if (std::isinf(rounded) || std::isinf(computed)) return computed == rounded ? 0 : inf;
+  const quad a = fabsq(exact);
+  int e = a == 0 ? std::numeric_limits<int>::min() : ilogbq(a);
+  const int emin = std::numeric_limits<S>::min_exponent - 1;  // exponent of the least normal
+  if (e < emin) e = emin;
+  const quad ulp = ldexpq(1, e - (std::numeric_limits<S>::digits - 1));
+  return fabsq(static_cast<quad>(computed) - exact) / ulp;
+}
+
+inline double to_double(quad v) { return static_cast<double>(v); }
+
+}  // namespace ref
+
+#endif  // FOCAL_TESTS_REFERENCE_HPP
