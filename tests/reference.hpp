@@ -67,7 +67,7 @@ inline Result focal_probability(quad p, bool positive, quad alpha_t, quad gamma)
   if (alpha_t == 0) return {0, 0};
   r.loss = -alpha_t * qg * log_pt;
   if (pt == 0) {
-    r.grad = -s * alpha_t * HUGE_VALQ;
+    r.grad = -s * alpha_t * ref::quad(std::numeric_limits<double>::infinity());
   } else if (q == 0) {  // the limit p_t → 1 of γ q^(γ−1) log p_t − q^γ / p_t
     r.grad = gamma == 0 ? -s * alpha_t : quad(0);
   } else {
@@ -89,7 +89,7 @@ inline Result focal_star(quad x, bool positive, quad gamma, quad beta) {
 // computed as the matching infinity; NaN is never accurate.
 template <class S>
 quad ulp_error(S computed, quad exact) {
-  constexpr quad inf = HUGE_VALQ;
+  const quad inf = quad(std::numeric_limits<double>::infinity());
   if (std::isnan(computed) || isnanq(exact)) return inf;
   const S rounded = static_cast<S>(exact);
   if (std::isinf(rounded) || std::isinf(computed)) return computed == rounded ? 0 : inf;
