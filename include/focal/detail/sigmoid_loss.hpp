@@ -101,10 +101,12 @@ class SigmoidLoss {
     return make_expr<derivative_op<Scalar, Input>>(inputs, targets);
   }
 
-  /// The fused pass: returns Σ loss / normalizer and writes grad = ∂(Σ loss / normalizer)/∂x,
-  /// reading each input once, allocating nothing. grad is any writable dense object of the
-  /// inputs' shape (Array, Matrix, Block, rvalue Map); it is never resized, and may be the very
-  /// object holding the inputs (in-place). RetinaNet passes normalizer = max(1, #foreground).
+  /// The fused pass: returns Σ loss / normalizer and writes grad = ∂(Σ loss / normalizer)/∂x
+  /// in one pass over the inputs, allocating nothing. Targets (and probabilities) are checked
+  /// in a read-only sweep first, so that grad is untouched when they are bad. grad is any
+  /// writable dense object of the inputs' shape (Array, Matrix, Block, rvalue Map); it is never
+  /// resized, and may be the very object holding the inputs (in-place). RetinaNet passes
+  /// normalizer = max(1, #foreground). The total is summed in double with compensation.
   /// @throws std::invalid_argument on a shape mismatch (targets or grad), a target other than
   /// 0 or 1, a probability outside [0, 1], or a normalizer that is not positive and finite;
   /// grad is left untouched.
