@@ -82,8 +82,12 @@ template <class Scalar>
 struct LogisticTerms {
   Scalar pt, q, q_lo, nl, m, l1;
 
-  explicit LogisticTerms(Scalar z) noexcept {
-    const Scalar e = std::exp(-std::abs(z));
+  /// z_lo: an optional low part, |z_lo| ≤ ulp(z)/2, of an argument z + z_lo that is not a
+  /// float (FL*'s γ x_t + β); first-order corrections carry it into e and nl.
+  explicit LogisticTerms(Scalar z, Scalar z_lo = Scalar(0)) noexcept {
+    Scalar e = std::exp(-std::abs(z));
+    // exp(−|z + z_lo|) = e·exp(∓z_lo) ≈ e·(1 ∓ z_lo); z_lo ≠ 0 implies z ≠ 0.
+    e -= e * (z >= Scalar(0) ? z_lo : -z_lo);
     const Scalar d = Scalar(1) + e;
     const Scalar d_lo = (Scalar(1) - d) + e;  // 1 + e = d + d_lo exactly (Fast2Sum, 1 ≥ e)
     const Scalar big = Scalar(1) / d;          // σ(|z|) ∈ [1/2, 1]
@@ -96,7 +100,7 @@ struct LogisticTerms {
     l1 = std::log1p(e);
     pt = nonneg ? big : small;
     q = t;
-    nl = (nonneg ? Scalar(0) : -z) + l1;
+    nl = (nonneg ? Scalar(0) : -z - z_lo) + l1;
     m = nonneg ? z : Scalar(0);
   }
 };
@@ -184,11 +188,16 @@ class SigmoidKernel {
   }
 
   // FL* (App. A): loss = softplus(−u)/γ*, u = γ*·z + β; dFL*/dx = −s σ(−u)  (11).
+  // u is carried exactly as u + u_lo: rounding it would cost |u| ulp in the loss.
   template <bool WantLoss, bool WantGrad>
   void eval_star(Scalar x, bool positive, Scalar& loss, Scalar& grad) const noexcept {
     const Scalar z = positive ? x : -x;
-    const Scalar u = p_.star_gamma * z + p_.star_beta;
-    const LogisticTerms<Scalar> t(u);
+    Scalar prod, prod_err, u, sum_err;
+    two_prod(p_.star_gamma, z, prod, prod_err);
+    two_sum(prod, p_.star_beta, u, sum_err);
+    Scalar u_lo = prod_err + sum_err;
+    if (!std::isfinite(u_lo)) u_lo = Scalar(0);  // γ*·z overflowed or z = ±∞: nothing to carry
+    const LogisticTerms<Scalar> t(u, u_lo);
     if constexpr (WantLoss) {
       Scalar l = t.nl / p_.star_gamma;
       // γ*·z can overflow for a finite z while the loss, ≈ −z − β/γ*, is finite.
