@@ -84,6 +84,37 @@ inline Result focal_star(quad x, bool positive, quad gamma, quad beta) {
   return {-log_sigmoid(u) / gamma, -s * sigmoid(-u)};
 }
 
+// Softmax focal loss of one row x[0..K) with target t: p = softmax(x), loss = −α_t q^γ log p_t
+// with q = Σ_{c≠t} p_c, and ∂loss/∂x_c = dFL/dp_t · dp_t/dx_c
+//   = α_t (γ q^(γ−1) log p_t − q^γ / p_t) · p_t (δ_ct − p_c),
+// multiplied out as α_t (γ q^(γ−1) p_t log p_t − q^γ)(δ_ct − p_c). Everything relative to x_t:
+// with u = Σ_{c≠t} e^(x_c − x_t), p_t = 1/(1 + u), log p_t = −log1p(u), q = u/(1 + u),
+// p_c = e^(x_c − x_t) p_t. (Even quad loses a saturated row's loss in log(1 + 1e-87).)
+// Rows must be finite, with x_c − x_t below quad's exp overflow (~11356).
+inline quad softmax_focal(const quad* x, int classes, int t, quad alpha_t, quad gamma,
+                          quad* grad) {
+  quad u = 0;
+  for (int c = 0; c < classes; ++c)
+    if (c != t) u += expq(x[c] - x[t]);
+  const quad pt = 1 / (1 + u);
+  const quad log_pt = -log1pq(u);
+  const quad q = u / (1 + u);
+  const quad qg = power(q, gamma);
+  if (grad != nullptr) {
+    quad outer;
+    if (q == 0) {
+      outer = gamma == 0 ? -1 : 0;
+    } else {
+      outer = (gamma == 0 ? quad(0) : gamma * power(q, gamma - 1) * pt * log_pt) - qg;
+    }
+    for (int c = 0; c < classes; ++c) {
+      const quad delta_minus_p = c == t ? q : -expq(x[c] - x[t]) * pt;
+      grad[c] = alpha_t * outer * delta_minus_p;
+    }
+  }
+  return -alpha_t * qg * log_pt;
+}
+
 // Distance from a computed S to the exact value, in units of the spacing of S at the exact
 // value (subnormal spacing below the normal range). An exact value beyond S's range must be
 // computed as the matching infinity; NaN is never accurate.

@@ -77,6 +77,39 @@ TEST_CASE("the fused call and the expressions allocate nothing", "[alloc]") {
   CHECK(std::isfinite(total));
 }
 
+TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
+  const Eigen::Index n = 500, k = 80;
+  using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  RowMajor x = RowMajor::Random(n, k) * 6 - 4;
+  RowMajor g(n, k);
+  Eigen::ArrayXi labels = (Eigen::ArrayXf::Random(n) * 60).cast<int>();
+  labels = labels.max(focal::ignore);  // classes 0..59, background, ignore
+  Eigen::ArrayXi softmax_labels = labels.max(0);
+  softmax_labels[3] = focal::ignore;
+  const Eigen::ArrayXf weights = Eigen::ArrayXf::Constant(n, 0.5f);
+  Eigen::ArrayXf class_alpha = Eigen::ArrayXf::Constant(k, 0.25f);
+  class_alpha[0] = 0.75f;
+  const focal::BalancedFocalLoss<float> fl;
+  const focal::SoftmaxFocalLoss<float> sfl(2.0f, class_alpha);  // allocates here, not below
+  float total = 0;
+  long count = -1;
+  {
+    NoAllocations guard;
+    const float num_fg = focal::foreground_normalizer<float>(labels);
+    CHECK_NOTHROW(total += fl.value_and_gradient(x, focal::labels(labels), g, num_fg));
+    CHECK_NOTHROW(total += fl.value_and_gradient(x, focal::labels(labels, weights), g));
+    CHECK_NOTHROW(total += fl.value(x, focal::labels(labels)).sum());
+    CHECK_NOTHROW(g = fl.gradient(x, focal::labels(labels)));
+    CHECK_NOTHROW(total += sfl.value_and_gradient(x, focal::labels(softmax_labels), g, num_fg));
+    CHECK_NOTHROW(total += sfl.value(x, focal::labels(softmax_labels, weights)).sum());
+    const focal::SoftmaxFocalLoss<float> copy = sfl;  // copies share the class weights
+    CHECK_NOTHROW(total += copy.value_and_gradient(x, focal::labels(softmax_labels), g));
+    count = guard.count();
+  }
+  CHECK(count == 0);
+  CHECK(std::isfinite(total));
+}
+
 TEST_CASE("the allocation nets catch allocations", "[alloc]") {
   // Guards the test above against nets that cannot catch anything.
   NoAllocations guard;

@@ -23,6 +23,9 @@
 #include "focal_loss.hpp"
 #include "focal_loss_star.hpp"
 #include "input.hpp"
+#include "labels.hpp"
+#include "prior_bias.hpp"
+#include "softmax_focal_loss.hpp"
 #include "version.hpp"
 
 #endif  // FOCAL_FOCAL_HPP

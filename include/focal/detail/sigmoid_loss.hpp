@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 
 #include "../input.hpp"
+#include "../labels.hpp"
 #include "checks.hpp"
 #include "kernel.hpp"
 
@@ -35,6 +36,25 @@ struct derivative_op {
   }
 };
 
+/// Eigen nullary functor: element (i, j) of the loss (or its derivative) of logits against
+/// class-index labels, as if labels were one-hot: positive iff j == labels[i]; background rows
+/// are negative everywhere; ignored rows are 0; each row weighted by its anchor weight.
+template <class Scalar, class Input, class DX, class L, class W, bool Derivative>
+struct labeled_op {
+  SigmoidKernel<Scalar, Input> kernel;
+  typename Eigen::internal::ref_selector<DX>::type inputs;
+  Labels<L, W> labels;
+
+  Scalar operator()(Eigen::Index i, Eigen::Index j) const {
+    const long long c = labels[i];
+    if (c == ignore) return Scalar(0);
+    const Scalar x = inputs.coeff(i, j);
+    const bool positive = c == static_cast<long long>(j);
+    const Scalar v = Derivative ? kernel.derivative(x, positive) : kernel.value(x, positive);
+    return weight(labels.template weight<Scalar>(i), v);
+  }
+};
+
 /// Array-kind view of any dense object, so Matrix and Array arguments can be mixed: an
 /// Array-kind object itself (a reference, never a copy), anything else wrapped. Nested in an
 /// expression, plain objects are then held by reference and expressions, Maps and wrappers by
@@ -47,21 +67,6 @@ decltype(auto) as_array(const Eigen::DenseBase<D>& a) {
     return Eigen::ArrayWrapper<const D>(a.derived());
   }
 }
-
-/// Σ in double with Neumaier's compensation: a float total is exact to its last bit, a double
-/// total is within an ulp or two of the exact sum whatever the order. +∞ terms give +∞.
-class CompensatedSum {
- public:
-  void add(double v) noexcept {
-    const double t = s_ + v;
-    c_ += std::abs(s_) >= std::abs(v) ? (s_ - t) + v : (v - t) + s_;
-    s_ = t;
-  }
-  double total() const noexcept { return std::isfinite(s_) ? s_ + c_ : s_; }
-
- private:
-  double s_ = 0, c_ = 0;
-};
 
 template <class Scalar, class Input>
 class SigmoidLoss {
@@ -101,6 +106,67 @@ class SigmoidLoss {
     return make_expr<derivative_op<Scalar, Input>>(inputs, targets);
   }
 
+  /// Per-element losses against class-index labels (focal::labels), as a lazy N × K array
+  /// expression equal to value() against the one-hot targets, with background rows negative for
+  /// every class, ignored rows 0, and rows scaled by anchor weights. No one-hot array is built.
+  /// @throws std::invalid_argument on a label vector whose length is not N, a label outside
+  /// [0, K) ∪ {background, ignore}, a bad anchor weight, or a probability outside [0, 1].
+  template <class DX, class L, class W>
+  auto value(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) const {
+    return make_labeled_expr<false>(inputs, labels);
+  }
+
+  /// Per-element ∂loss/∂x against class-index labels, lazily; ignored rows are 0. Checks as
+  /// value(inputs, labels).
+  template <class DX, class L, class W>
+  auto gradient(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) const {
+    return make_labeled_expr<true>(inputs, labels);
+  }
+
+  /// The fused pass against class-index labels: for N × K inputs and N labels, returns
+  /// Σ w_i·loss_ij / normalizer over non-ignored rows and writes grad = its derivative, as the
+  /// dense call would with one-hot targets, in one pass in the inputs' storage order, with no
+  /// one-hot array and no allocation. Ignored rows get a zero gradient row.
+  /// @throws std::invalid_argument as value(inputs, labels), on a grad of another shape, or a
+  /// normalizer that is not positive and finite; grad is then untouched.
+  template <class DX, class L, class W, class DG>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels,
+                            const Eigen::DenseBase<DG>& grad, Scalar normalizer = Scalar(1)) const {
+    check_input_scalar<DX>();
+    check_grad<DG>();
+    check_normalizer(normalizer);
+    check_labeled(inputs, labels);
+    check_shape("grad", grad.rows(), grad.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
+    DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
+    const Eigen::internal::evaluator<DX> ex(inputs.derived());
+    Eigen::internal::evaluator<DG> eg(out);
+    CompensatedSum sum;
+    auto visit = [&](Eigen::Index i, Eigen::Index j, long long c, Scalar w) {
+      if (c == ignore) {
+        eg.coeffRef(i, j) = Scalar(0);
+        return;
+      }
+      Scalar l, d;
+      kernel_.template eval<true, true>(ex.coeff(i, j), c == static_cast<long long>(j), l, d);
+      sum.add(weight(w, l));
+      eg.coeffRef(i, j) = weight(w, d) / normalizer;
+    };
+    const Eigen::Index rows = inputs.rows(), cols = inputs.cols();
+    if (DX::IsRowMajor) {
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        const long long c = labels[i];
+        const Scalar w = labels.template weight<Scalar>(i);
+        for (Eigen::Index j = 0; j < cols; ++j) visit(i, j, c, w);
+      }
+    } else {
+      for (Eigen::Index j = 0; j < cols; ++j)
+        for (Eigen::Index i = 0; i < rows; ++i)
+          visit(i, j, labels[i], labels.template weight<Scalar>(i));
+    }
+    return static_cast<Scalar>(sum.total() / static_cast<double>(normalizer));
+  }
+
   /// The fused pass: returns Σ loss / normalizer and writes grad = ∂(Σ loss / normalizer)/∂x
   /// in one pass over the inputs, allocating nothing. Targets (and probabilities) are checked
   /// in a read-only sweep first, so that grad is untouched when they are bad. grad is any
@@ -116,10 +182,7 @@ class SigmoidLoss {
                             const Eigen::DenseBase<DG>& grad,
                             Scalar normalizer = Scalar(1)) const {
     check_scalar<DX, DY>();
-    static_assert(std::is_same<typename DG::Scalar, Scalar>::value,
-                  "focal: grad must have the loss's Scalar type (float for a loss<float>)");
-    static_assert((int(Eigen::internal::traits<DG>::Flags) & Eigen::LvalueBit) != 0,
-                  "focal: grad must be writable: an Array, a Matrix, a Block or a non-const Map");
+    check_grad<DG>();
     check_normalizer(normalizer);
     check_arrays(inputs, targets);
     check_shape("grad", grad.rows(), grad.cols(), input_name<Input>(), inputs.rows(),
@@ -155,11 +218,41 @@ class SigmoidLoss {
   const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
 
  private:
-  template <class DX, class DY>
-  static constexpr void check_scalar() {
+  template <class DX>
+  static constexpr void check_input_scalar() {
     static_assert(std::is_same<typename DX::Scalar, Scalar>::value,
                   "focal: logits/probabilities must have the loss's Scalar type "
                   "(float arrays for a loss<float>, double arrays for a loss<double>)");
+  }
+
+  template <class DG>
+  static constexpr void check_grad() {
+    static_assert(std::is_same<typename DG::Scalar, Scalar>::value,
+                  "focal: grad must have the loss's Scalar type (float for a loss<float>)");
+    static_assert((int(Eigen::internal::traits<DG>::Flags) & Eigen::LvalueBit) != 0,
+                  "focal: grad must be writable: an Array, a Matrix, a Block or a non-const Map");
+  }
+
+  template <class DX, class L, class W>
+  static void check_labeled(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) {
+    check_labels<Scalar>(labels, inputs.rows(), inputs.cols(), input_name<Input>(), true);
+    check_inputs<Input>(inputs);
+  }
+
+  template <bool Derivative, class DX, class L, class W>
+  auto make_labeled_expr(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) const {
+    check_input_scalar<DX>();
+    check_labeled(inputs, labels);
+    using Op = labeled_op<Scalar, Input, DX, L, W, Derivative>;
+    using Plain = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic,
+                               DX::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor>;
+    return Eigen::CwiseNullaryOp<Op, const Plain>(inputs.rows(), inputs.cols(),
+                                                  Op{kernel_, inputs.derived(), labels});
+  }
+
+  template <class DX, class DY>
+  static constexpr void check_scalar() {
+    check_input_scalar<DX>();
     static_assert(std::is_same<typename DY::Scalar, Scalar>::value,
                   "focal: targets must have the loss's Scalar type, with values 0 or 1 "
                   "(for class indices use focal::labels)");

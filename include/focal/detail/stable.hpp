@@ -108,6 +108,21 @@ inline Scalar weight(Scalar a, Scalar v) noexcept {
   return (a == Scalar(0) && std::isinf(v)) ? Scalar(0) : a * v;
 }
 
+/// Σ in double with Neumaier's compensation: a float total is exact to its last bit, a double
+/// total is within an ulp or two of the exact sum whatever the order. +∞ terms give +∞.
+class CompensatedSum {
+ public:
+  void add(double v) noexcept {
+    const double t = s_ + v;
+    c_ += std::abs(s_) >= std::abs(v) ? (s_ - t) + v : (v - t) + s_;
+    s_ = t;
+  }
+  double total() const noexcept { return std::isfinite(s_) ? s_ + c_ : s_; }
+
+ private:
+  double s_ = 0, c_ = 0;
+};
+
 }  // namespace detail
 }  // namespace focal
 

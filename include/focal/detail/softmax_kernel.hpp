@@ -1,0 +1,100 @@
+#ifndef FOCAL_DETAIL_SOFTMAX_KERNEL_HPP
+#define FOCAL_DETAIL_SOFTMAX_KERNEL_HPP
+
+// The row kernel of the softmax focal loss (docs/math.md): for one row x of K logits and a
+// target class t, with p = softmax(x),
+//   FL = −α_t q^γ log p_t,  q = 1 − p_t = Σ_{c≠t} p_c (summed, never formed as 1 − p_t),
+//   ∂FL/∂x_c = w (δ_ct − p_c),  w = −α_t q^γ (1 + γ p_t r),  r = −log p_t / q  (→ 1 as q → 0).
+// No q^(γ−1) appears, so saturated rows stay finite for every γ ≥ 0.
+//
+// With m = max x and a its (first) index: s_c = exp(x_c − m) with x_c − m carried exactly,
+// S = 1 + R with R = Σ_{c≠a} s_c, −log p_t = (m − x_t) + log1p(R). Row sums and the row's
+// scalars are kept in double (exact sums of float terms; compensated for double).
+
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Core>
+
+#include "stable.hpp"
+
+namespace focal {
+namespace detail {
+
+/// exp(v − m) for v ≤ m, with v − m as an exact double-word (the rounding of the difference
+/// would otherwise cost |v − m| ulp): exp(d + d_lo) ≈ e + e·d_lo.
+template <class Scalar>
+inline Scalar exp_difference(Scalar v, Scalar m) noexcept {
+  if (v == m) return Scalar(1);  // also ties at ±∞
+  Scalar d, d_lo;
+  two_sum(v, -m, d, d_lo);
+  const Scalar e = std::exp(d);
+  return std::isfinite(d_lo) ? e + e * d_lo : e;  // v = −∞ or m = +∞: e is already exact (0)
+}
+
+/// Loss of one row, weighted by anchor_weight; with Grad, also writes the row's gradient
+/// times anchor_weight / normalizer through grad(j) (a Scalar&). x(j) reads logit j.
+/// A NaN anywhere in the row makes the loss and the whole gradient row NaN: softmax couples
+/// the row.
+template <bool Grad, class Scalar, class XAt, class GAt>
+double softmax_focal_row(XAt x, Eigen::Index classes, Eigen::Index t, Scalar alpha_t,
+                         Scalar gamma, int int_gamma, Scalar anchor_weight, Scalar normalizer,
+                         GAt grad) {
+  // Pass 1: the maximum and its first index.
+  Scalar m = -std::numeric_limits<Scalar>::infinity();
+  Eigen::Index a = 0;
+  bool nan = false;
+  for (Eigen::Index j = 0; j < classes; ++j) {
+    const Scalar v = x(j);
+    if (std::isnan(v)) {
+      nan = true;
+    } else if (v > m) {
+      m = v;
+      a = j;
+    }
+  }
+  if (nan) {
+    if constexpr (Grad) {
+      for (Eigen::Index j = 0; j < classes; ++j) grad(j) = std::numeric_limits<Scalar>::quiet_NaN();
+    }
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  // All −∞: every s_c is 1 below (the uniform limit).
+  // Pass 2: s_c, their sums without the argmax (R) and without the target (Q). The s_c are
+  // parked in the gradient row, which pass 3 overwrites.
+  const Scalar xt = x(t);
+  CompensatedSum r_sum, q_sum;
+  Scalar st = Scalar(1);
+  for (Eigen::Index j = 0; j < classes; ++j) {
+    const Scalar s = exp_difference(x(j), m);
+    if (j != a) r_sum.add(s);
+    if (j != t) q_sum.add(s);
+    if (j == t) st = s;
+    if constexpr (Grad) grad(j) = s;
+  }
+  const double r = r_sum.total();
+  const double sum = 1 + r;
+  const double gap = xt == m ? 0.0 : static_cast<double>(m) - static_cast<double>(xt);
+  const double nl = gap + std::log1p(r);  // −log p_t ≥ 0
+  const double q = q_sum.total() / sum;   // 1 − p_t, from the non-target terms
+  const double pt = static_cast<double>(st) / sum;
+  const double qg = int_gamma >= 0 ? int_pow(q, int_gamma) : std::pow(q, double(gamma));
+  const double loss = weight(double(anchor_weight), weight(double(alpha_t), qg * nl));
+  if constexpr (Grad) {
+    const double ratio = q > 0 ? nl / q : 1.0;            // r(q) → 1 as q → 0
+    const double pt_ratio = pt > 0 ? pt * ratio : 0.0;    // p_t·r → 0 as p_t → 0
+    const double w = -double(alpha_t) * qg * (1 + double(gamma) * pt_ratio);
+    for (Eigen::Index j = 0; j < classes; ++j) {
+      const double g = j == t ? w * q : -w * (static_cast<double>(grad(j)) / sum);
+      // (g·weight)/normalizer, not g·(weight/normalizer): the latter overflows for a tiny
+      // normalizer and turns zero gradients into 0·∞.
+      grad(j) = static_cast<Scalar>(g * double(anchor_weight) / double(normalizer));
+    }
+  }
+  return loss;
+}
+
+}  // namespace detail
+}  // namespace focal
+
+#endif  // FOCAL_DETAIL_SOFTMAX_KERNEL_HPP

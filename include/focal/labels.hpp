@@ -1,0 +1,175 @@
+#ifndef FOCAL_LABELS_HPP
+#define FOCAL_LABELS_HPP
+
+/// @file
+/// Class-index labels for N anchors × K classes, with the detector conventions: a class in
+/// [0, K), focal::background or focal::ignore, and optional per-anchor weights. No one-hot
+/// array is ever built.
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "detail/checks.hpp"
+
+namespace focal {
+
+/// Label of an anchor matched to no object: negative for every class (sigmoid losses).
+/// torchvision's Matcher.BELOW_LOW_THRESHOLD.
+constexpr int background = -1;
+
+/// Label of an anchor in the IoU ignore band: no loss and a zero gradient row.
+/// torchvision's Matcher.BETWEEN_THRESHOLDS.
+constexpr int ignore = -2;
+
+namespace detail {
+/// Weights of an unweighted Labels: every anchor weighs 1.
+struct NoWeights {};
+}  // namespace detail
+
+/// N class indices marked as labels, and optionally N per-anchor weights. Made by
+/// focal::labels(); holds plain vectors by reference (they must outlive it) and expressions and
+/// Maps by value. Cheap to copy.
+/// @tparam Indices an Eigen integer vector type (e.g. Eigen::ArrayXi, a Map of int64_t).
+/// @tparam Weights an Eigen vector type of the loss's Scalar, or detail::NoWeights.
+template <class Indices, class Weights = detail::NoWeights>
+class Labels {
+  static_assert(std::is_integral<typename Indices::Scalar>::value,
+                "focal::labels needs integer class indices (e.g. Eigen::ArrayXi or a Map of "
+                "int64_t); for dense 0/1 targets pass the array itself");
+
+ public:
+  using indices_type = Indices;
+  using weights_type = Weights;
+  static constexpr bool weighted = !std::is_same<Weights, detail::NoWeights>::value;
+
+  Labels(const Indices& indices, const Weights& weights) : indices_(indices), weights_(weights) {}
+
+  /// Number of anchors N.
+  Eigen::Index size() const noexcept { return indices_.size(); }
+
+  /// Label of anchor i: a class index, focal::background or focal::ignore (or, before
+  /// validation, anything).
+  long long operator[](Eigen::Index i) const {
+    return static_cast<long long>(indices_.coeff(i));
+  }
+
+  /// Weight of anchor i (1 when unweighted).
+  template <class Scalar>
+  Scalar weight(Eigen::Index i) const {
+    if constexpr (weighted) {
+      return static_cast<Scalar>(weights_.coeff(i));
+    } else {
+      (void)i;
+      return Scalar(1);
+    }
+  }
+
+  const Indices& indices() const noexcept { return indices_; }
+  const Weights& weights() const noexcept { return weights_; }
+
+ private:
+  // Eigen's nesting rule: plain objects by reference, expressions and Maps by value.
+  template <class T>
+  struct nested {
+    using type = typename Eigen::internal::ref_selector<T>::type;
+  };
+  template <class T>
+  struct nested_or_none : std::conditional_t<std::is_same<T, detail::NoWeights>::value,
+                                             std::common_type<T>, nested<T>> {};
+  typename nested<Indices>::type indices_;
+  typename nested_or_none<Weights>::type weights_;
+};
+
+/// Marks a vector of N integer class indices as labels: each a class in [0, K),
+/// focal::background (−1) or focal::ignore (−2). Pass the result where a loss takes targets.
+/// Shapes and values are checked by the loss that receives it.
+template <class D>
+Labels<D> labels(const Eigen::DenseBase<D>& class_indices) {
+  return Labels<D>(class_indices.derived(), detail::NoWeights{});
+}
+
+/// Labels with per-anchor weights (e.g. soft sampling): anchor i's loss and gradient row are
+/// multiplied by weights[i], which must be finite and ≥ 0 and of the loss's Scalar type.
+template <class D, class W>
+Labels<D, W> labels(const Eigen::DenseBase<D>& class_indices,
+                    const Eigen::DenseBase<W>& anchor_weights) {
+  return Labels<D, W>(class_indices.derived(), anchor_weights.derived());
+}
+
+/// Number of foreground anchors: labels that are a class index (≥ 0).
+template <class D, class W>
+Eigen::Index num_foreground(const Labels<D, W>& labels) {
+  Eigen::Index n = 0;
+  for (Eigen::Index i = 0; i < labels.size(); ++i) n += labels[i] >= 0;
+  return n;
+}
+
+/// num_foreground of a plain integer vector of labels.
+template <class D>
+Eigen::Index num_foreground(const Eigen::DenseBase<D>& class_indices) {
+  return num_foreground(labels(class_indices));
+}
+
+/// RetinaNet's normalizer: max(1, number of foreground anchors), as the loss's Scalar.
+template <class Scalar = float, class L>
+Scalar foreground_normalizer(const L& labels_or_indices) {
+  return static_cast<Scalar>(std::max<Eigen::Index>(1, num_foreground(labels_or_indices)));
+}
+
+namespace detail {
+
+inline void check_vector_length(const char* name, Eigen::Index rows, Eigen::Index cols,
+                                const char* ref_name, Eigen::Index n, const char* what) {
+  if ((rows != 1 && cols != 1 && rows * cols != 0) || rows * cols != n) {
+    std::ostringstream os;
+    os << "focal: " << name << " has shape " << rows << "x" << cols << " but " << ref_name
+       << " has " << n << " " << what << "; " << name << " must be a vector of " << n
+       << " entries";
+    throw std::invalid_argument(os.str());
+  }
+}
+
+/// Checks labels against logits of shape rows × classes: length, each value in [0, classes),
+/// focal::ignore, or focal::background where allowed (sigmoid losses), and the weights.
+/// Throws std::invalid_argument naming the index and the value.
+template <class Scalar, class D, class W>
+void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index classes,
+                  const char* input, bool allow_background) {
+  check_vector_length("labels", labels.indices().rows(), labels.indices().cols(), input, rows,
+                      "rows");
+  for (Eigen::Index i = 0; i < labels.size(); ++i) {
+    const long long v = labels[i];
+    if ((v >= 0 && v < classes) || v == ignore || (allow_background && v == background)) {
+      continue;
+    }
+    std::ostringstream os;
+    os << "focal: labels[" << i << "] = " << v << ", must be a class in [0, " << classes << ")"
+       << (allow_background ? ", focal::background (-1)" : "") << " or focal::ignore (-2)";
+    throw std::invalid_argument(os.str());
+  }
+  if constexpr (Labels<D, W>::weighted) {
+    static_assert(std::is_same<typename W::Scalar, Scalar>::value,
+                  "focal: anchor weights must have the loss's Scalar type");
+    check_vector_length("weights", labels.weights().rows(), labels.weights().cols(), "labels",
+                        labels.size(), "entries");
+    for (Eigen::Index i = 0; i < labels.size(); ++i) {
+      const Scalar w = labels.template weight<Scalar>(i);
+      if (!(w >= Scalar(0) && w <= std::numeric_limits<Scalar>::max())) {
+        throw std::invalid_argument("focal: weights[" + std::to_string(i) + "] = " +
+                                    format_value(w) + ", must be finite and >= 0");
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+}  // namespace focal
+
+#endif  // FOCAL_LABELS_HPP

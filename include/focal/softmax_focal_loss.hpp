@@ -1,0 +1,189 @@
+#ifndef FOCAL_SOFTMAX_FOCAL_LOSS_HPP
+#define FOCAL_SOFTMAX_FOCAL_LOSS_HPP
+
+/// @file
+/// Softmax focal loss over the K classes of each row (Detectron's SoftmaxFocalLoss), with
+/// class-index labels.
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <Eigen/Core>
+
+#include "detail/checks.hpp"
+#include "detail/kernel.hpp"
+#include "detail/softmax_kernel.hpp"
+#include "labels.hpp"
+
+namespace focal {
+
+template <class Scalar>
+class SoftmaxFocalLoss;
+
+namespace detail {
+/// Eigen nullary functor: the loss of row i (weighted; 0 for ignored rows).
+template <class Scalar, class DX, class L, class W>
+struct softmax_row_op {
+  SoftmaxFocalLoss<Scalar> loss;
+  typename Eigen::internal::ref_selector<DX>::type logits;
+  Labels<L, W> labels;
+
+  // One index only: Eigen then grants the column vector linear access.
+  Scalar operator()(Eigen::Index i) const { return loss.row_loss(logits, labels, i); }
+};
+}  // namespace detail
+
+/// Softmax focal loss: for a row x of K logits with label t, p = softmax(x) and
+/// FL = −α_t (1 − p_t)^γ log p_t; γ = 0 is softmax cross-entropy (times α_t).
+///
+/// Gradient: ∂FL/∂x_c = w (δ_ct − p_c), w = −α_t q^γ (1 + γ p_t (−log p_t)/q), q = 1 − p_t
+/// computed as Σ_{c≠t} p_c. No (1 − p_t)^(γ−1) appears, so it is finite for every γ ≥ 0 on
+/// saturated rows, where Detectron, mmcv and NeoML give NaN for γ < 1. Each gradient row sums
+/// to 0. Stable log-sum-exp with exact differences x_c − max x; row sums in double.
+///
+/// α_t is one α for every class, or a per-class vector of K weights (Detectron's "background
+/// gets 1 − α" is class_alpha = (1 − α, α, …, α) with the background as a class; mmcv's
+/// convention is one α for all).
+///
+/// Labels: focal::labels(v) with v[i] ∈ [0, K) or focal::ignore (no loss, zero gradient row).
+/// focal::background is not legal here: in a softmax the background is a class of its own.
+///
+/// @tparam Scalar float or double.
+template <class Scalar = float>
+class SoftmaxFocalLoss {
+  static_assert(detail::is_supported_scalar_v<Scalar>, "focal: Scalar must be float or double");
+
+ public:
+  using scalar_type = Scalar;
+  using ClassWeights = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
+
+  /// @param gamma focusing γ ≥ 0, finite. @param alpha α for every class, ≥ 0 and finite.
+  /// @throws std::invalid_argument otherwise.
+  explicit SoftmaxFocalLoss(Scalar gamma = Scalar(2), Scalar alpha = Scalar(1))
+      : gamma_(detail::checked_gamma("SoftmaxFocalLoss", gamma)),
+        int_gamma_(detail::integer_gamma(gamma)),
+        alpha_(checked_weight("alpha", alpha)) {}
+
+  /// @param gamma focusing γ ≥ 0, finite. @param class_alpha α of each of the K classes, each
+  /// ≥ 0 and finite; its length must equal the logits' column count at each call.
+  /// @throws std::invalid_argument naming the class and the value.
+  SoftmaxFocalLoss(Scalar gamma, ClassWeights class_alpha)
+      : gamma_(detail::checked_gamma("SoftmaxFocalLoss", gamma)),
+        int_gamma_(detail::integer_gamma(gamma)),
+        alpha_(Scalar(1)),
+        class_alpha_(std::make_shared<const ClassWeights>(std::move(class_alpha))) {
+    for (Eigen::Index c = 0; c < class_alpha_->size(); ++c) {
+      checked_weight(("class_alpha[" + std::to_string(c) + "]").c_str(), (*class_alpha_)[c]);
+    }
+  }
+
+  /// γ, the focusing parameter.
+  Scalar gamma() const noexcept { return gamma_; }
+  /// The α of every class (1 when per-class weights were given).
+  Scalar alpha() const noexcept { return alpha_; }
+  /// The per-class α, or an empty array when one α applies to all classes.
+  const ClassWeights& class_alpha() const noexcept {
+    static const ClassWeights none;
+    return class_alpha_ ? *class_alpha_ : none;
+  }
+  /// α_t of class c.
+  Scalar alpha_of(Eigen::Index c) const { return class_alpha_ ? (*class_alpha_)[c] : alpha_; }
+
+  /// Per-row losses (N-vector) as a lazy Eigen expression: w_i·FL of row i, 0 for ignored rows.
+  /// Each coefficient costs one pass over its row. Plain arrays passed in must outlive it.
+  /// @throws std::invalid_argument as value_and_gradient (but for grad and normalizer).
+  template <class DX, class L, class W>
+  auto value(const Eigen::DenseBase<DX>& logits, const Labels<L, W>& labels) const {
+    check(logits, labels);
+    using Op = detail::softmax_row_op<Scalar, DX, L, W>;
+    return Eigen::CwiseNullaryOp<Op, const Eigen::Array<Scalar, Eigen::Dynamic, 1>>(
+        logits.rows(), 1, Op{*this, logits.derived(), labels});
+  }
+
+  /// The fused pass over N × K logits: returns Σ_i w_i FL_i / normalizer over non-ignored rows
+  /// and writes grad = its derivative (zero rows for ignored anchors), allocating nothing.
+  /// grad may be the logits object itself.
+  /// @throws std::invalid_argument on labels of the wrong length or outside [0, K) ∪ {ignore},
+  /// anchor weights that are negative, not finite or of the wrong length, class_alpha of a
+  /// length other than K, a grad of another shape, or a normalizer that is not positive and
+  /// finite; grad is then untouched.
+  template <class DX, class L, class W, class DG>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& logits, const Labels<L, W>& labels,
+                            const Eigen::DenseBase<DG>& grad, Scalar normalizer = Scalar(1)) const {
+    static_assert(std::is_same<typename DG::Scalar, Scalar>::value,
+                  "focal: grad must have the loss's Scalar type (float for a loss<float>)");
+    static_assert((int(Eigen::internal::traits<DG>::Flags) & Eigen::LvalueBit) != 0,
+                  "focal: grad must be writable: an Array, a Matrix, a Block or a non-const Map");
+    detail::check_normalizer(normalizer);
+    check(logits, labels);
+    detail::check_shape("grad", grad.rows(), grad.cols(), "logits", logits.rows(), logits.cols());
+    DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
+    const Eigen::internal::evaluator<DX> ex(logits.derived());
+    Eigen::internal::evaluator<DG> eg(out);
+    const Eigen::Index classes = logits.cols();
+    detail::CompensatedSum total;
+    for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+      const long long t = labels[i];
+      if (t == ignore) {
+        for (Eigen::Index j = 0; j < classes; ++j) eg.coeffRef(i, j) = Scalar(0);
+        continue;
+      }
+      total.add(detail::softmax_focal_row<true>(
+          [&](Eigen::Index j) { return ex.coeff(i, j); }, classes, static_cast<Eigen::Index>(t),
+          alpha_of(static_cast<Eigen::Index>(t)), gamma_, int_gamma_,
+          labels.template weight<Scalar>(i), normalizer,
+          [&](Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }));
+    }
+    return static_cast<Scalar>(total.total() / static_cast<double>(normalizer));
+  }
+
+  /// The weighted loss of row i (0 if ignored), unchecked: for the expressions of value().
+  template <class DX, class L, class W>
+  Scalar row_loss(const DX& logits, const Labels<L, W>& labels, Eigen::Index i) const {
+    const long long t = labels[i];
+    if (t == ignore) return Scalar(0);
+    const Eigen::Index ti = static_cast<Eigen::Index>(t);
+    Scalar unused = 0;
+    return static_cast<Scalar>(detail::softmax_focal_row<false>(
+        [&](Eigen::Index j) { return logits.coeff(i, j); }, logits.cols(), ti, alpha_of(ti),
+        gamma_, int_gamma_, labels.template weight<Scalar>(i), Scalar(1),
+        [&](Eigen::Index) -> Scalar& { return unused; }));
+  }
+
+ private:
+  static Scalar checked_weight(const char* name, Scalar a) {
+    if (!(a >= Scalar(0) && a <= std::numeric_limits<Scalar>::max())) {
+      detail::throw_parameter("SoftmaxFocalLoss", name, a, "must be finite and >= 0");
+    }
+    return a;
+  }
+
+  template <class DX, class L, class W>
+  void check(const Eigen::DenseBase<DX>& logits, const Labels<L, W>& labels) const {
+    static_assert(std::is_same<typename DX::Scalar, Scalar>::value,
+                  "focal: logits must have the loss's Scalar type "
+                  "(float arrays for SoftmaxFocalLoss<float>)");
+    if (class_alpha_ && class_alpha_->size() != logits.cols()) {
+      std::ostringstream os;
+      os << "focal: class_alpha has " << class_alpha_->size() << " entries but logits has "
+         << logits.cols() << " columns (classes); they must match";
+      throw std::invalid_argument(os.str());
+    }
+    detail::check_labels<Scalar>(labels, logits.rows(), logits.cols(), "logits", false);
+  }
+
+  Scalar gamma_;
+  int int_gamma_;
+  Scalar alpha_;
+  std::shared_ptr<const ClassWeights> class_alpha_;  // shared: copies allocate nothing
+};
+
+}  // namespace focal
+
+#endif  // FOCAL_SOFTMAX_FOCAL_LOSS_HPP

@@ -1,0 +1,264 @@
+// Class-index labels for the sigmoid losses: the same numbers as the dense path with one-hot
+// targets, with background rows negative for every class, ignored rows contributing nothing,
+// anchor weights, and the detector helpers (foreground count, normalizer, prior bias).
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::WithinULP;
+
+namespace {
+
+template <class S, int Order = Eigen::ColMajor>
+using Logits = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Order>;
+
+// Labels like a RetinaNet matcher's: mostly background, some ignored, a few foreground.
+Eigen::ArrayXi random_labels(Eigen::Index n, int classes, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::uniform_int_distribution<int> cls(0, classes - 1);
+  Eigen::ArrayXi v(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double r = u(gen);
+    v[i] = r < 0.1 ? cls(gen) : r < 0.25 ? focal::ignore : focal::background;
+  }
+  v[0] = classes - 1;  // the edges of the legal set, always present
+  v[1] = focal::background;
+  v[2] = focal::ignore;
+  v[3] = 0;
+  return v;
+}
+
+template <class S, int Order = Eigen::ColMajor>
+Logits<S, Order> random_logits(Eigen::Index n, Eigen::Index k, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> normal(-4.0, 3.0);  // around the prior bias
+  Logits<S, Order> x(n, k);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = 0; j < k; ++j) x(i, j) = S(normal(gen));
+  x(5, 1) = S(40);
+  x(6, 0) = S(-40);
+  return x;
+}
+
+// One-hot targets of the labels; ignored rows get 0 (their gradient is compared separately).
+template <class S>
+Logits<S> one_hot(const Eigen::ArrayXi& labels, Eigen::Index k) {
+  Logits<S> y = Logits<S>::Zero(labels.size(), k);
+  for (Eigen::Index i = 0; i < labels.size(); ++i)
+    if (labels[i] >= 0) y(i, labels[i]) = S(1);
+  return y;
+}
+
+// labels path == dense path on non-ignored rows (bit for bit: the same kernel, the same
+// division); ignored rows are zero; the total is the dense total without the ignored rows.
+template <class Loss, class X>
+void check_against_dense(const Loss& loss, const X& x, const Eigen::ArrayXi& labels,
+                         typename Loss::scalar_type normalizer) {
+  using S = typename Loss::scalar_type;
+  const Eigen::Index n = x.rows(), k = x.cols();
+  Logits<S> g_labels = Logits<S>::Constant(n, k, S(42));
+  Logits<S> g_dense(n, k);
+  const Logits<S> y = one_hot<S>(labels, k);
+  const S total = loss.value_and_gradient(x, focal::labels(labels), g_labels, normalizer);
+  loss.value_and_gradient(x, y, g_dense, normalizer);
+  long double expected = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < k; ++j) {
+      INFO("row " << i << " label " << labels[i] << " column " << j);
+      if (labels[i] == focal::ignore) {
+        REQUIRE(g_labels(i, j) == S(0));
+      } else {
+        REQUIRE(g_labels(i, j) == g_dense(i, j));
+        expected += loss(x(i, j), y(i, j));
+        if (labels[i] == focal::background) {  // negative for every class
+          REQUIRE(g_labels(i, j) == loss.derivative(x(i, j), S(0)) / normalizer);
+        }
+      }
+    }
+  }
+  expected /= normalizer;
+  if (std::isinf(expected)) {  // e.g. a probability of exactly 0 for a positive
+    CHECK(total == std::numeric_limits<S>::infinity());
+  } else {
+    CHECK(std::fabs(static_cast<long double>(total) - expected) <=
+          4 * std::numeric_limits<S>::epsilon() * std::fabs(expected));
+  }
+  // The lazy expressions agree element by element.
+  const Logits<S> v = loss.value(x, focal::labels(labels));
+  const Logits<S> d = loss.gradient(x, focal::labels(labels));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < k; ++j) {
+      const bool ignored = labels[i] == focal::ignore;
+      REQUIRE(v(i, j) == (ignored ? S(0) : loss(x(i, j), y(i, j))));
+      REQUIRE(d(i, j) == (ignored ? S(0) : loss.derivative(x(i, j), y(i, j))));
+    }
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("labels give the dense one-hot results for every sigmoid loss", "[labels]",
+                   float, double) {
+  using S = TestType;
+  const Eigen::Index n = 60, k = 7;
+  const Eigen::ArrayXi labels = random_labels(n, int(k), 1);
+  const Logits<S> x_col = random_logits<S>(n, k, 2);
+  const Logits<S, Eigen::RowMajor> x_row = x_col;
+  for (const support::Spec& s : support::all_specs()) {
+    INFO(s.name());
+    support::with_loss<S, focal::Logits>(s, [&](const auto& loss) {
+      check_against_dense(loss, x_col, labels, S(1));
+      check_against_dense(loss, x_row, labels, S(3));
+    });
+  }
+}
+
+TEST_CASE("labels work on row-major Maps over raw buffers with int64 labels", "[labels]") {
+  const Eigen::Index n = 33, k = 5;
+  using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const RowMajor x = random_logits<float, Eigen::RowMajor>(n, k, 3);
+  std::vector<float> xbuf(x.data(), x.data() + x.size()), gbuf(xbuf.size(), 7.0f);
+  const Eigen::ArrayXi lab32 = random_labels(n, int(k), 4);
+  std::vector<std::int64_t> lab64(lab32.data(), lab32.data() + n);  // PyTorch's label dtype
+  const focal::BalancedFocalLoss<float> fl;
+  const float num_fg = focal::foreground_normalizer<float>(lab32);
+  const float total = fl.value_and_gradient(
+      Eigen::Map<const RowMajor>(xbuf.data(), n, k),
+      focal::labels(Eigen::Map<const Eigen::Array<std::int64_t, Eigen::Dynamic, 1>>(lab64.data(), n)),
+      Eigen::Map<RowMajor>(gbuf.data(), n, k), num_fg);
+  Logits<float> g(n, k);
+  CHECK(total == fl.value_and_gradient(x, focal::labels(lab32), g, num_fg));
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = 0; j < k; ++j) REQUIRE(gbuf[std::size_t(i * k + j)] == g(i, j));
+}
+
+TEST_CASE("labels on probabilities match the dense path", "[labels]") {
+  const Eigen::Index n = 40, k = 4;
+  const Eigen::ArrayXi labels = random_labels(n, int(k), 5);
+  const Logits<double> x = random_logits<double>(n, k, 6);
+  const Logits<double> p = 1 / (1 + (-x).exp());
+  check_against_dense(focal::BalancedFocalLoss<double, focal::Probabilities>(0.25, 2.0), p,
+                      labels, 2.0);
+}
+
+TEMPLATE_TEST_CASE("anchor weights scale each row's loss and gradient", "[labels]", float,
+                   double) {
+  using S = TestType;
+  const Eigen::Index n = 30, k = 6;
+  const Eigen::ArrayXi labels = random_labels(n, int(k), 7);
+  const Logits<S> x = random_logits<S>(n, k, 8);
+  Eigen::Array<S, Eigen::Dynamic, 1> w = Eigen::Array<S, Eigen::Dynamic, 1>::LinSpaced(n, S(0), S(2));
+  w[4] = S(0);  // a zero weight switches a row off, even where its loss is large
+  const focal::BalancedFocalLoss<S> fl(S(0.25), S(0.5));
+  Logits<S> gw(n, k), g(n, k);
+  const S total_w = fl.value_and_gradient(x, focal::labels(labels, w), gw, S(5));
+  fl.value_and_gradient(x, focal::labels(labels), g, S(5));
+  long double expected = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < k; ++j) {
+      INFO("row " << i << " column " << j);
+      if (labels[i] == focal::ignore) {
+        REQUIRE(gw(i, j) == S(0));
+        continue;
+      }
+      const S y = labels[i] == j ? S(1) : S(0);
+      expected += static_cast<long double>(w[i]) * fl(x(i, j), y);
+      REQUIRE_THAT(gw(i, j), WithinULP(w[i] * fl.derivative(x(i, j), y) / S(5), 1));
+    }
+  }
+  CHECK(gw.row(4).isZero(0));
+  CHECK(std::fabs(total_w - expected / 5) <= 4 * std::numeric_limits<S>::epsilon() * expected / 5);
+  const Logits<S> v = fl.value(x, focal::labels(labels, w));
+  CHECK(std::fabs(v.sum() - expected) <= 1e-5L * expected);
+}
+
+TEST_CASE("FL* and CE accept labels too", "[labels]") {
+  const Eigen::ArrayXi labels = random_labels(25, 3, 9);
+  const Logits<double> x = random_logits<double>(25, 3, 10);
+  check_against_dense(focal::FocalLossStar<double>(2.0, 1.0), x, labels, 1.0);
+  check_against_dense(focal::CrossEntropy<double>(), x, labels, 1.0);
+}
+
+TEST_CASE("bad labels and weights are rejected and grad is untouched", "[labels][errors]") {
+  const Eigen::Index n = 8, k = 4;
+  const Logits<float> x = random_logits<float>(n, k, 11);
+  Logits<float> g = Logits<float>::Constant(n, k, 42.0f);
+  const focal::BalancedFocalLoss<float> fl;
+  const auto message = [&](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "<no std::invalid_argument>";
+  };
+  Eigen::ArrayXi labels = Eigen::ArrayXi::Constant(n, focal::background);
+  for (const int bad : {4, -3, 1000}) {
+    labels[n - 1] = bad;  // last: a one-pass check would already have written the rest
+    INFO("label " << bad);
+    CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(labels), g); }),
+               Contains("labels[7] = " + std::to_string(bad)) && Contains("[0, 4)"));
+    CHECK((g == 42.0f).all());
+    CHECK_THROWS_AS(fl.value(x, focal::labels(labels)), std::invalid_argument);
+    CHECK_THROWS_AS(fl.gradient(x, focal::labels(labels)), std::invalid_argument);
+  }
+  labels[n - 1] = focal::ignore;
+  const Eigen::ArrayXi short_labels = Eigen::ArrayXi::Zero(n - 1);
+  CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(short_labels), g); }),
+             Contains("labels") && Contains("7") && Contains("8 rows"));
+  CHECK((g == 42.0f).all());
+  Eigen::ArrayXf w = Eigen::ArrayXf::Ones(n);
+  for (const float bad : {-1.0f, std::numeric_limits<float>::quiet_NaN(),
+                          std::numeric_limits<float>::infinity()}) {
+    w[6] = bad;
+    INFO("weight " << bad);
+    CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(labels, w), g); }),
+               Contains("weights[6]"));
+    CHECK((g == 42.0f).all());
+  }
+  const Eigen::ArrayXf short_w = Eigen::ArrayXf::Ones(n + 1);
+  CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(labels, short_w), g); }),
+             Contains("weights") && Contains("9"));
+  CHECK((g == 42.0f).all());
+  CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(labels), g, 0.0f); }),
+             Contains("normalizer"));
+  Logits<float> g_bad(n, k + 1);
+  CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(labels), g_bad); }),
+             Contains("grad"));
+}
+
+TEST_CASE("foreground count and RetinaNet normalizer", "[labels]") {
+  Eigen::ArrayXi labels(7);
+  labels << 3, focal::background, 0, focal::ignore, focal::ignore, 79, focal::background;
+  CHECK(focal::num_foreground(labels) == 3);
+  CHECK(focal::num_foreground(focal::labels(labels)) == 3);
+  CHECK(focal::foreground_normalizer<float>(labels) == 3.0f);
+  const Eigen::ArrayXi none = Eigen::ArrayXi::Constant(5, focal::background);
+  CHECK(focal::foreground_normalizer<double>(none) == 1.0);  // max(1, 0)
+}
+
+TEMPLATE_TEST_CASE("the prior bias gives sigma(b) = pi", "[labels][paper]", float, double) {
+  using S = TestType;
+  // §4.1: π = 0.01 gives b = −log((1 − π)/π) = −log 99.
+  CHECK_THAT(focal::prior_bias<S>(), WithinULP(-std::log(S(99)), 2));
+  for (const double pi : {0.5, 0.01, 1e-6, 0.999}) {
+    const S b = focal::prior_bias<S>(S(pi));
+    const long double p = 1 / (1 + std::exp(-static_cast<long double>(b)));
+    INFO("pi = " << pi << " b = " << b);
+    CHECK(std::fabs(p - static_cast<long double>(S(pi))) <=
+          8 * std::numeric_limits<S>::epsilon() * std::min(p, 1 - p) * (1 + std::fabs(b)));
+  }
+  CHECK(focal::prior_bias<S>(S(0.5)) == S(0));
+  for (const S bad : {S(0), S(1), S(-0.1), std::numeric_limits<S>::quiet_NaN()}) {
+    CHECK_THROWS_AS(focal::prior_bias<S>(bad), std::invalid_argument);
+  }
+}

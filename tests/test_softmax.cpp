@@ -1,0 +1,286 @@
+// SoftmaxFocalLoss: against an independent quad-precision reference in ulps, against finite
+// differences, γ = 0 against softmax cross-entropy, row sums of the gradient, saturated rows,
+// ignore, per-class α and anchor weights.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+using Catch::Matchers::Contains;
+using ref::quad;
+
+namespace {
+
+template <class S>
+using RowMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Rows that exercise the kernel: ordinary ones, a confident hit (p_t → 1, q → 0, where
+// γ < 1 autograd gives NaN), a confident miss (p_t → 0), ties, huge logits, −∞ entries.
+template <class S>
+RowMajor<S> test_rows(int classes, Eigen::ArrayXi& labels, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> normal(0.0, 3.0);
+  std::uniform_int_distribution<int> cls(0, classes - 1);
+  const int n = 40;
+  RowMajor<S> x(n, classes);
+  labels.resize(n);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < classes; ++j) x(i, j) = S(normal(gen));
+    labels[i] = cls(gen);
+  }
+  x.row(0).setZero();                                 // uniform
+  x(1, labels[1]) = S(60);                            // confident hit: q ≈ e^-60
+  x(2, labels[2]) = S(-60);                           // confident miss
+  x.row(3).setConstant(S(1e4));                       // huge, all tied
+  x(4, labels[4]) = S(200);                           // q underflows in float
+  x.row(5) *= S(50);                                  // spread-out logits
+  x(6, (labels[6] + 1) % classes) = -std::numeric_limits<S>::infinity();
+  x(7, labels[7]) = S(1e30);                          // beyond any exp
+  return x;
+}
+
+// The errors of the library's row against the quad reference, in ulps of each entry.
+template <class S>
+void check_rows_against_reference(const focal::SoftmaxFocalLoss<S>& loss, const RowMajor<S>& x,
+                                  const Eigen::ArrayXi& labels, double bound) {
+  const int n = int(x.rows()), k = int(x.cols());
+  RowMajor<S> g(n, k);
+  loss.value_and_gradient(x, focal::labels(labels), g);
+  const Eigen::Array<S, Eigen::Dynamic, 1> v = loss.value(x, focal::labels(labels));
+  std::vector<quad> xq(std::size_t(k), 0), gq(std::size_t(k), 0);
+  double worst_value = 0, worst_grad = 0;
+  for (int i = 0; i < n; ++i) {
+    bool finite = true;
+    for (int j = 0; j < k; ++j) {
+      xq[std::size_t(j)] = x(i, j);
+      finite = finite && std::isfinite(x(i, j));
+    }
+    if (!finite) continue;  // −∞ rows are checked for NaN-freedom below
+    const int t = labels[i];
+    const quad lq =
+        ref::softmax_focal(xq.data(), k, t, quad(loss.alpha_of(t)), quad(loss.gamma()), gq.data());
+    const double ev = double(ref::ulp_error<S>(v[i], lq));
+    worst_value = std::max(worst_value, ev);
+    INFO("row " << i << " target " << t);
+    CHECK(ev <= bound);
+    for (int j = 0; j < k; ++j) {
+      const double eg = double(ref::ulp_error<S>(g(i, j), gq[std::size_t(j)]));
+      worst_grad = std::max(worst_grad, eg);
+      INFO("column " << j << ": " << g(i, j) << " vs " << ref::to_double(gq[std::size_t(j)]));
+      CHECK(eg <= bound);
+    }
+  }
+  CHECK(g.isFinite().all());
+  std::printf("softmax %-6s gamma %-4g alpha %s: worst value %.2f ulp, worst gradient %.2f ulp\n",
+              support::type_name<S>(), double(loss.gamma()),
+              loss.class_alpha().size() ? "per-class" : "common", worst_value, worst_grad);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("softmax focal loss matches a quad reference to a few ulp", "[softmax]", float,
+                   double) {
+  using S = TestType;
+  Eigen::ArrayXi labels;
+  const RowMajor<S> x = test_rows<S>(6, labels, 1);
+  Eigen::Array<S, Eigen::Dynamic, 1> class_alpha(6);
+  class_alpha << S(0.75), S(0.25), S(0.25), S(0.25), S(0.25), S(0.25);
+  for (const double gamma : {0.0, 0.5, 1.0, 2.0, 5.0}) {
+    // 4 + 2γ ulp: q^γ multiplies q's rounding by γ (softmax_kernel.hpp keeps the rest in double).
+    const double bound = 4 + 2 * std::ceil(gamma);
+    check_rows_against_reference(focal::SoftmaxFocalLoss<S>(S(gamma), S(0.25)), x, labels, bound);
+    check_rows_against_reference(focal::SoftmaxFocalLoss<S>(S(gamma), class_alpha), x, labels,
+                                 bound);
+  }
+}
+
+TEMPLATE_TEST_CASE("softmax gradients match finite differences", "[softmax][gradient]", float,
+                   double) {
+  using S = TestType;
+  const int k = 5;
+  std::mt19937 gen(7);
+  std::normal_distribution<double> normal(0.0, 2.0);
+  const S h = std::is_same<S, float>::value ? S(1) / 32 : S(1) / 1024;
+  const double rel = std::is_same<S, float>::value ? 2e-3 : 1e-8;
+  for (const double gamma : {0.0, 0.5, 1.0, 2.0, 5.0}) {
+    const focal::SoftmaxFocalLoss<S> loss(S(gamma), S(0.5));
+    for (int trial = 0; trial < 20; ++trial) {
+      RowMajor<S> x(1, k);
+      for (int j = 0; j < k; ++j) x(0, j) = S(std::round(normal(gen) * 8) / 8);  // grid: x ± 2h exact
+      Eigen::ArrayXi t(1);
+      t[0] = trial % k;
+      RowMajor<S> g(1, k);
+      loss.value_and_gradient(x, focal::labels(t), g);
+      const auto f = [&](int j, S dx) {
+        RowMajor<S> y = x;
+        y(0, j) += dx;
+        return double(loss.value(y, focal::labels(t))[0]);
+      };
+      for (int j = 0; j < k; ++j) {
+        const double fd = (f(j, -2 * h) - 8 * f(j, -h) + 8 * f(j, h) - f(j, 2 * h)) / (12.0 * h);
+        const double scale = std::fabs(f(j, 0));
+        INFO("gamma " << gamma << " trial " << trial << " column " << j << ": " << g(0, j)
+                      << " vs finite difference " << fd);
+        CHECK(std::fabs(g(0, j) - fd) <=
+              rel * std::fabs(fd) + 8 * std::numeric_limits<S>::epsilon() * scale / h);
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("softmax gamma 0 equals softmax cross-entropy", "[softmax]", float, double) {
+  // Independent softmax CE in long double: loss = logsumexp(x) − x_t, grad = softmax(x) − onehot,
+  // written as log1p(Σ_{c≠t} e^(x_c − x_t)) and −Σ_{c≠t} p_c so that saturated rows keep their
+  // digits in the reference too.
+  using S = TestType;
+  Eigen::ArrayXi labels;
+  const RowMajor<S> x = test_rows<S>(5, labels, 3).topRows(6);
+  labels.conservativeResize(6);
+  const focal::SoftmaxFocalLoss<S> loss(S(0));
+  RowMajor<S> g(x.rows(), x.cols());
+  loss.value_and_gradient(x, focal::labels(labels), g);
+  const Eigen::Array<S, Eigen::Dynamic, 1> v = loss.value(x, focal::labels(labels));
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const int t = labels[i];
+    const long double xt = x(i, t);
+    long double others = 0;  // Σ_{c≠t} e^(x_c − x_t) = (1 − p_t)/p_t
+    for (Eigen::Index j = 0; j < x.cols(); ++j)
+      if (j != t) others += std::exp(x(i, j) - xt);
+    const long double ce = std::log1p(others);
+    INFO("row " << i);
+    CHECK(std::fabs(v[i] - ce) <= 4 * std::numeric_limits<S>::epsilon() * ce +
+                                      std::numeric_limits<S>::denorm_min());
+    for (Eigen::Index j = 0; j < x.cols(); ++j) {
+      // p_c = e^(x_c − x_t) p_t, p_t = 1/(1 + others); 1 − p_t = others/(1 + others).
+      const long double expected = j == t ? -others / (1 + others)
+                                          : std::exp(x(i, j) - xt) / (1 + others);
+      CHECK(std::fabs(g(i, j) - expected) <=
+            4 * std::numeric_limits<S>::epsilon() * std::fabs(expected) +
+                std::numeric_limits<S>::denorm_min());
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("softmax gradient rows sum to zero and stay finite", "[softmax]", float,
+                   double) {
+  using S = TestType;
+  Eigen::ArrayXi labels;
+  const RowMajor<S> x = test_rows<S>(80, labels, 5);
+  for (const double gamma : {0.0, 0.25, 0.5, 2.0}) {
+    const focal::SoftmaxFocalLoss<S> loss(S(gamma), S(0.25));
+    RowMajor<S> g(x.rows(), x.cols());
+    const S total = loss.value_and_gradient(x, focal::labels(labels), g, S(3));
+    CHECK(std::isfinite(total));
+    CHECK(g.isFinite().all());  // saturated rows with γ < 1 included (Detectron/mmcv: NaN)
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      long double sum = 0, size = 0;
+      for (Eigen::Index j = 0; j < x.cols(); ++j) {
+        sum += g(i, j);
+        size = std::max<long double>(size, std::fabs(g(i, j)));
+      }
+      INFO("gamma " << gamma << " row " << i);
+      CHECK(std::fabs(sum) <= 4 * std::numeric_limits<S>::epsilon() * size);
+    }
+  }
+  // The saturated hit of row 1 keeps a tiny nonzero gradient for γ < 1.
+  const focal::SoftmaxFocalLoss<S> half(S(0.5), S(1));
+  RowMajor<S> g(x.rows(), x.cols());
+  half.value_and_gradient(x, focal::labels(labels), g);
+  CHECK(g(1, labels[1]) < 0);
+}
+
+TEST_CASE("softmax ignore rows and anchor weights", "[softmax]") {
+  Eigen::ArrayXi labels;
+  const RowMajor<double> x = test_rows<double>(4, labels, 9);
+  Eigen::ArrayXi masked = labels;
+  masked[10] = focal::ignore;
+  Eigen::ArrayXd w = Eigen::ArrayXd::LinSpaced(x.rows(), 0.5, 2.0);
+  const focal::SoftmaxFocalLoss<double> loss(2.0, 0.25);
+  RowMajor<double> g(x.rows(), x.cols()), gw(x.rows(), x.cols());
+  const double total = loss.value_and_gradient(x, focal::labels(masked), g, 4.0);
+  const double total_w = loss.value_and_gradient(x, focal::labels(masked, w), gw, 4.0);
+  CHECK(g.row(10).isZero(0));
+  CHECK(gw.row(10).isZero(0));
+  const Eigen::ArrayXd v = loss.value(x, focal::labels(masked));
+  CHECK(v[10] == 0);
+  CHECK_THAT(total, Catch::Matchers::WithinRel(v.sum() / 4, 1e-14));
+  CHECK_THAT(total_w, Catch::Matchers::WithinRel((v * w).sum() / 4, 1e-14));
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    for (Eigen::Index j = 0; j < x.cols(); ++j)
+      CHECK_THAT(gw(i, j), Catch::Matchers::WithinULP(g(i, j) * w[i], 2) ||
+                               Catch::Matchers::WithinAbs(0.0, 1e-300));
+}
+
+TEST_CASE("Detectron's background convention is a per-class alpha", "[softmax]") {
+  // Detectron's SoftmaxFocalLoss weighs the background class (index 0) by 1 − α and every other
+  // class by α: class_alpha = (1 − α, α, …, α). Compare with the common-α loss, row by row.
+  const int k = 4;
+  Eigen::ArrayXi labels;
+  const RowMajor<double> x = test_rows<double>(k, labels, 11);
+  Eigen::ArrayXd class_alpha = Eigen::ArrayXd::Constant(k, 0.25);
+  class_alpha[0] = 0.75;
+  const focal::SoftmaxFocalLoss<double> detectron(2.0, class_alpha);
+  const focal::SoftmaxFocalLoss<double> plain(2.0, 1.0);
+  const Eigen::ArrayXd vd = detectron.value(x, focal::labels(labels));
+  const Eigen::ArrayXd vp = plain.value(x, focal::labels(labels));
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double alpha_t = labels[i] == 0 ? 0.75 : 0.25;
+    CHECK_THAT(vd[i], Catch::Matchers::WithinULP(alpha_t * vp[i], 1));
+  }
+  CHECK(detectron.alpha_of(0) == 0.75);
+  CHECK(detectron.alpha_of(3) == 0.25);
+}
+
+TEST_CASE("softmax bad input is rejected and grad is untouched", "[softmax][errors]") {
+  const auto message = [](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "<no std::invalid_argument>";
+  };
+  Eigen::ArrayXi labels;
+  const RowMajor<float> x = test_rows<float>(3, labels, 13);
+  RowMajor<float> g = RowMajor<float>::Constant(x.rows(), x.cols(), 42.0f);
+  const focal::SoftmaxFocalLoss<float> loss;
+  Eigen::ArrayXi bad = labels;
+  bad[x.rows() - 1] = focal::background;  // background is a class of its own in a softmax
+  CHECK_THAT(message([&] { loss.value_and_gradient(x, focal::labels(bad), g); }),
+             Contains("labels[39] = -1") && Contains("[0, 3)") && Contains("ignore"));
+  bad[x.rows() - 1] = 3;
+  CHECK_THAT(message([&] { loss.value_and_gradient(x, focal::labels(bad), g); }),
+             Contains("labels[39] = 3"));
+  CHECK_THROWS_AS(loss.value(x, focal::labels(bad)), std::invalid_argument);
+  const Eigen::ArrayXi short_labels = labels.head(5);
+  CHECK_THAT(message([&] { loss.value_and_gradient(x, focal::labels(short_labels), g); }),
+             Contains("labels") && Contains("40 rows"));
+  Eigen::ArrayXf class_alpha = Eigen::ArrayXf::Constant(4, 0.5f);
+  const focal::SoftmaxFocalLoss<float> four(2.0f, class_alpha);
+  CHECK_THAT(message([&] { four.value_and_gradient(x, focal::labels(labels), g); }),
+             Contains("class_alpha has 4 entries") && Contains("3 columns"));
+  CHECK((g == 42.0f).all());
+  class_alpha[2] = -0.5f;
+  CHECK_THAT(message([&] { focal::SoftmaxFocalLoss<float> l(2.0f, class_alpha); }),
+             Contains("class_alpha[2] = -0.5"));
+  CHECK_THROWS_AS(focal::SoftmaxFocalLoss<float>(-1.0f), std::invalid_argument);
+  CHECK_THROWS_AS(focal::SoftmaxFocalLoss<float>(2.0f, std::numeric_limits<float>::infinity()),
+                  std::invalid_argument);
+}
+
+TEST_CASE("a NaN logit makes its own row NaN only", "[softmax]") {
+  Eigen::ArrayXi labels;
+  RowMajor<double> x = test_rows<double>(4, labels, 15);
+  x(9, 2) = std::numeric_limits<double>::quiet_NaN();
+  RowMajor<double> g(x.rows(), x.cols());
+  const double total = focal::SoftmaxFocalLoss<double>().value_and_gradient(x, focal::labels(labels), g);
+  CHECK(std::isnan(total));
+  CHECK(g.row(9).isNaN().all());
+  CHECK(g.topRows(9).isFinite().all());
+  CHECK(g.bottomRows(x.rows() - 10).isFinite().all());
+}
