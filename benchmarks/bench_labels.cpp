@@ -1,0 +1,90 @@
+// Class-index labels against the dense one-hot path users build today, on the RetinaNet shape
+// of examples/retinanet_head.cpp: 2 images × 20,000 anchors × 80 classes, float, row-major,
+// ~1% foreground and ~9% ignored anchors.
+//
+//   cmake --preset bench && cmake --build --preset bench --target bench_labels
+//   ./build/bench/benchmarks/bench_labels
+//
+// labels:            value_and_gradient(logits, focal::labels(v), G, n)
+// dense_onehot:      value_and_gradient(logits, Y, G, n) with a prebuilt one-hot Y (4·N·K bytes)
+// dense_build_onehot the same, building Y from the labels each step (what users write)
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include <focal/focal.hpp>
+
+namespace {
+
+using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+struct Batch {
+  static constexpr Eigen::Index n = 40000, k = 80;
+  RowMajor x{n, k}, g{n, k}, onehot{n, k};
+  Eigen::ArrayXi labels{n};
+  float num_fg = 1;
+
+  Batch() {
+    std::mt19937 gen(42);
+    std::normal_distribution<float> noise(0.0f, 1.5f);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    std::uniform_int_distribution<int> cls(0, int(k) - 1);
+    const float bias = focal::prior_bias<float>();
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const float r = u(gen);
+      labels[i] = r < 0.01f ? cls(gen) : r < 0.10f ? focal::ignore : focal::background;
+      for (Eigen::Index j = 0; j < k; ++j) x(i, j) = bias + noise(gen);
+    }
+    build_onehot();
+    num_fg = focal::foreground_normalizer<float>(labels);
+  }
+
+  void build_onehot() {
+    onehot.setZero();
+    for (Eigen::Index i = 0; i < n; ++i)
+      if (labels[i] >= 0) onehot(i, labels[i]) = 1.0f;
+  }
+};
+
+Batch& batch() {
+  static Batch b;
+  return b;
+}
+
+void labels(benchmark::State& state) {
+  Batch& b = batch();
+  const focal::BalancedFocalLoss<float> loss;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(loss.value_and_gradient(b.x, focal::labels(b.labels), b.g, b.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
+void dense_onehot(benchmark::State& state) {
+  Batch& b = batch();
+  const focal::BalancedFocalLoss<float> loss;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(loss.value_and_gradient(b.x, b.onehot, b.g, b.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
+void dense_build_onehot(benchmark::State& state) {
+  Batch& b = batch();
+  const focal::BalancedFocalLoss<float> loss;
+  for (auto _ : state) {
+    b.build_onehot();
+    benchmark::DoNotOptimize(loss.value_and_gradient(b.x, b.onehot, b.g, b.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
+}  // namespace
+
+BENCHMARK(labels)->Unit(benchmark::kMillisecond);
+BENCHMARK(dense_onehot)->Unit(benchmark::kMillisecond);
+BENCHMARK(dense_build_onehot)->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();
