@@ -13,36 +13,12 @@
 #include <type_traits>
 
 #include "../input.hpp"
+#include "packet_kernel.hpp"
+#include "params.hpp"
 #include "stable.hpp"
 
 namespace focal {
 namespace detail {
-
-/// Integer γ up to this value is computed by multiplication; larger or fractional γ use the
-/// compensated exp. (γ = 64 already sends q^γ below float's range for q ≤ 0.25.)
-constexpr int max_int_gamma = 64;
-
-/// −1 if γ is not an integer in [0, max_int_gamma], else γ.
-template <class Scalar>
-inline int integer_gamma(Scalar gamma) noexcept {
-  if (gamma >= Scalar(0) && gamma <= Scalar(max_int_gamma) && gamma == std::floor(gamma)) {
-    return static_cast<int>(gamma);
-  }
-  return -1;
-}
-
-/// Parameters of the shared kernel. The public loss types fill them in; the kernel never
-/// validates (the constructors and the array entry points do).
-template <class Scalar>
-struct SigmoidParams {
-  Scalar alpha_neg = Scalar(1);  // α_t for y = 0 (1 − α in the balanced losses)
-  Scalar alpha_pos = Scalar(1);  // α_t for y = 1 (α)
-  Scalar gamma = Scalar(0);      // focusing exponent γ of (1 − p_t)^γ
-  int int_gamma = 0;             // γ if integer (see integer_gamma), else −1
-  bool star = false;             // FL*: loss = −log σ(γ*·z + β) / γ*
-  Scalar star_gamma = Scalar(1);  // γ* of FL*
-  Scalar star_beta = Scalar(0);   // β of FL*
-};
 
 /// α-balanced focal parameters: α_t = α for y = 1, 1 − α for y = 0; γ = 0 is CE.
 template <class Scalar>
@@ -120,7 +96,11 @@ class SigmoidKernel {
   template <bool WantLoss, bool WantGrad>
   void eval(Scalar x, bool positive, Scalar& loss, Scalar& grad) const noexcept {
     const Scalar alpha_t = positive ? p_.alpha_pos : p_.alpha_neg;
-    if constexpr (std::is_same<Input, Logits>::value) {
+    if constexpr (std::is_same<Input, Logits>::value && simd::vectorized<Scalar>) {
+      // The packet kernel on one lane: the same bits as the vectorized array calls.
+      simd::SigmoidPacketKernel<Scalar>(p_).template eval_one<WantLoss, WantGrad>(x, positive,
+                                                                                  loss, grad);
+    } else if constexpr (std::is_same<Input, Logits>::value) {
       if (p_.star) {
         eval_star<WantLoss, WantGrad>(x, positive, loss, grad);
         return;

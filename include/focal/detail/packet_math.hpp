@@ -1,0 +1,150 @@
+#ifndef FOCAL_DETAIL_PACKET_MATH_HPP
+#define FOCAL_DETAIL_PACKET_MATH_HPP
+
+// SIMD building blocks on Eigen's packets (SSE2 by default, AVX/AVX2/AVX-512 with -march):
+// a full-range exp, double-word helpers, and the logistic terms of kernel.hpp in packet form.
+//
+// Why not Eigen's pexp: it clamps its argument and scales with a fast ldexp, so its results
+// are wrong below the normal range (SSE: exp(−100) = 2.9e-39 and exp(−∞) > 0 for float;
+// AVX-512: flushed to 0 below −87.3; double: exp(−∞) = 5.6e-309). focal needs exp(−|z|) to be
+// exact down to the last subnormal. Float uses the Cephes polynomial Eigen uses, double a
+// Taylor polynomial; the reduction keeps the full range and the scaling is Eigen's exact pldexp.
+
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC warns that vector attributes are ignored when a packet type is a template argument;
+// Eigen silences the same warning internally.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+// GCC 12 reports its own AVX-512 intrinsics as using uninitialized values under -O3
+// (GCC bug 105593); the report lands here when they are inlined into focal's kernels.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace focal {
+namespace detail {
+namespace simd {
+
+using namespace Eigen::internal;  // packet primitives: padd, pmul, pmadd, pselect, ...
+
+template <class Scalar>
+using packet_t = typename packet_traits<Scalar>::type;
+
+template <class P>
+using scalar_of = typename unpacket_traits<P>::type;
+
+template <class P>
+constexpr int lanes = unpacket_traits<P>::size;
+
+/// Whether focal's packet kernels run for this Scalar in this build (Eigen vectorizes it).
+template <class Scalar>
+constexpr bool vectorized = packet_traits<Scalar>::Vectorizable && lanes<packet_t<Scalar>> > 1;
+
+template <class P>
+EIGEN_STRONG_INLINE P cst(scalar_of<P> v) {
+  return pset1<P>(v);
+}
+
+/// a·b + c with one rounding where the hardware fuses it (FMA), two otherwise.
+template <class P>
+EIGEN_STRONG_INLINE P fma(const P& a, const P& b, const P& c) {
+  return pmadd(a, b, c);
+}
+
+/// a + b = s + err exactly (TwoSum).
+template <class P>
+EIGEN_STRONG_INLINE void two_sum(const P& a, const P& b, P& s, P& err) {
+  s = padd(a, b);
+  const P bb = psub(s, a);
+  err = padd(psub(a, psub(s, bb)), psub(b, bb));
+}
+
+/// a·b = p + err exactly (for products that neither overflow nor underflow).
+template <class P>
+EIGEN_STRONG_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
+  p = pmul(a, b);
+#if defined(__FMA__)
+  err = pmadd(a, b, pnegate(p));  // fused: exact
+#else
+  using S = scalar_of<P>;
+  const P split = cst<P>(std::is_same<S, float>::value ? S(4097) : S(134217729));
+  const P ca = pmul(split, a), cb = pmul(split, b);
+  const P ah = psub(ca, psub(ca, a)), al = psub(a, ah);
+  const P bh = psub(cb, psub(cb, b)), bl = psub(b, bh);
+  err = padd(padd(padd(psub(pmul(ah, bh), p), pmul(ah, bl)), pmul(al, bh)), pmul(al, bl));
+#endif
+}
+
+/// n − t·d exactly, for t ≈ n/d.
+template <class P>
+EIGEN_STRONG_INLINE P product_residual(const P& n, const P& t, const P& d) {
+#if defined(__FMA__)
+  return pmadd(pnegate(t), d, n);  // fused: n − t·d in one rounding
+#else
+  P p, err;
+  two_prod(t, d, p, err);
+  return psub(psub(n, p), err);  // n − p is exact (Sterbenz)
+#endif
+}
+
+/// exp(w) for w ≤ 0 (and −∞ → 0, NaN → NaN), accurate to about an ulp over the whole range,
+/// subnormal results included (rounded once, by the last factor of pldexp).
+template <class P>
+EIGEN_STRONG_INLINE P exp_nonpositive(const P& w) {
+  using S = scalar_of<P>;
+  if constexpr (std::is_same<S, float>::value) {
+    const P lowest = cst<P>(-104.0f);  // exp(−104) < half the least subnormal: the result is 0
+    const P x = pmax(w, lowest);
+    const P m = pfloor(pmadd(x, cst<P>(1.44269504088896341f), cst<P>(0.5f)));
+    // r = x − m·ln 2 in two steps (Cody–Waite): m·0.693359375 is exact.
+    P r = pmadd(m, cst<P>(-0.693359375f), x);
+    r = pmadd(m, cst<P>(2.12194440e-4f), r);
+    const P r2 = pmul(r, r);
+    P y = pmadd(cst<P>(1.9875691500e-4f), r, cst<P>(1.3981999507e-3f));
+    y = pmadd(y, r, cst<P>(8.3334519073e-3f));
+    y = pmadd(y, r, cst<P>(4.1665795894e-2f));
+    y = pmadd(y, r, cst<P>(1.6666665459e-1f));
+    y = pmadd(y, r, cst<P>(5.0000001201e-1f));
+    y = padd(cst<P>(1.0f), pmadd(y, r2, r));  // 1 + (r + y r²): the 1 last keeps r's bits
+    const P e = pldexp(y, m);
+    // Below −104 (and at −∞) the answer is 0; NaN stays NaN.
+    return pselect(pcmp_lt(w, lowest), pzero(w), pselect(pcmp_eq(w, w), e, w));
+  } else {
+    const P lowest = cst<P>(-746.0);  // exp(−746) < half the least subnormal
+    const P x0 = pmax(w, lowest);
+    const P m = pfloor(pmadd(x0, cst<P>(1.4426950408889634073599), cst<P>(0.5)));
+    P x = psub(x0, pmul(m, cst<P>(0.693145751953125)));  // exact: few bits in the constant
+    x = psub(x, pmul(m, cst<P>(1.42860682030941723212e-6)));
+    // exp(x) on |x| ≤ ln2/2 by its Taylor series to x^13 (truncation below 0.05 ulp), in
+    // Horner form, as 1 + (x + x²·P(x)) with the 1 added last. No division, unlike Cephes' Padé.
+    P y = cst<P>(1.0 / 6227020800.0);                    // 1/13!
+    y = pmadd(y, x, cst<P>(1.0 / 479001600.0));          // 1/12!
+    y = pmadd(y, x, cst<P>(1.0 / 39916800.0));
+    y = pmadd(y, x, cst<P>(1.0 / 3628800.0));
+    y = pmadd(y, x, cst<P>(1.0 / 362880.0));
+    y = pmadd(y, x, cst<P>(1.0 / 40320.0));
+    y = pmadd(y, x, cst<P>(1.0 / 5040.0));
+    y = pmadd(y, x, cst<P>(1.0 / 720.0));
+    y = pmadd(y, x, cst<P>(1.0 / 120.0));
+    y = pmadd(y, x, cst<P>(1.0 / 24.0));
+    y = pmadd(y, x, cst<P>(1.0 / 6.0));
+    y = pmadd(y, x, cst<P>(0.5));
+    y = padd(cst<P>(1.0), pmadd(y, pmul(x, x), x));
+    const P e = pldexp(y, m);
+    return pselect(pcmp_lt(w, lowest), pzero(w), pselect(pcmp_eq(w, w), e, w));
+  }
+}
+
+}  // namespace simd
+}  // namespace detail
+}  // namespace focal
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif  // FOCAL_DETAIL_PACKET_MATH_HPP
