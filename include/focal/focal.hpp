@@ -20,6 +20,7 @@
 #include "balanced_cross_entropy.hpp"
 #include "balanced_focal_loss.hpp"
 #include "cross_entropy.hpp"
+#include "execution.hpp"
 #include "focal_loss.hpp"
 #include "focal_loss_star.hpp"
 #include "input.hpp"

@@ -31,32 +31,37 @@ namespace detail {
 namespace simd {
 
 /// Focusing modes: 0…max_static_gamma are integer γ unrolled at compile time.
-constexpr int max_static_gamma = 5;
+constexpr int max_static_gamma = 2;
 constexpr int mode_int_runtime = 100;  // other integer γ: multiplication in a loop
 constexpr int mode_non_integer = -1;   // exp(−γ softplus(z)), exponent in double-word
 constexpr int mode_star = -2;          // FL*
+
+/// Packets per eval_block call: the stages' stack buffers then hold 8 packets each.
+constexpr int block_packets = 8;
 
 /// LogisticTerms (kernel.hpp) in packet form.
 template <class P, bool WithLow>
 struct LogisticPacket {
   P pt, q, q_lo, nl, m, l1;
 
-  EIGEN_STRONG_INLINE LogisticPacket(const P& z, const P& z_lo) {
+  /// z (+ z_lo) and e0 = exp(−|z|), computed by the caller (a stage of its own).
+  EIGEN_ALWAYS_INLINE LogisticPacket(const P& z, const P& z_lo, const P& e0) {
     const P one = cst<P>(1);
     const P zero = pzero(z);
     const P nonneg = pcmp_le(zero, z);  // false for NaN
-    P e = exp_nonpositive(pnegate(pabs(z)));
+    P e = e0;
     if constexpr (WithLow) e = psub(e, pmul(e, pselect(nonneg, z_lo, pnegate(z_lo))));
     const P d = padd(one, e);
     const P d_lo = padd(psub(one, d), e);  // 1 + e = d + d_lo exactly
-    const P big = pdiv(one, d);            // σ(|z|)
-    const P small = pdiv(e, d);            // σ(−|z|)
+    const P big = pdiv(one, d);            // σ(|z|), the one division
+    const P small = pmul(e, big);          // σ(−|z|) to an ulp; q_lo below restores the rest
     const P num = pselect(nonneg, e, one);
     const P t = pselect(nonneg, small, big);
-    q_lo = pmul(psub(product_residual(num, t, d), pmul(t, d_lo)), big);
-    l1 = padd(plog(d), pmul(d_lo, big));  // log1p(e) = log d + log1p(d_lo/d)
+    // num/(d + d_lo) − t = ((num − t·d) − t·d_lo)/d, with num − t·d exact.
+    const P t_lo = pmul(psub(product_residual(num, t, d), pmul(t, d_lo)), big);
+    fast_two_sum(t, t_lo, q, q_lo);        // q + q_lo: q now correctly rounded, q_lo exact rest
+    l1 = padd(log_1_to_2(d), pmul(d_lo, big));  // log1p(e) = log d + log1p(d_lo/d)
     pt = pselect(nonneg, big, small);
-    q = t;
     const P neg_z = WithLow ? psub(pnegate(z), z_lo) : pnegate(z);
     nl = padd(pselect(nonneg, zero, neg_z), l1);
     m = pselect(nonneg, z, zero);
@@ -64,7 +69,7 @@ struct LogisticPacket {
 };
 
 template <int K, class P>
-EIGEN_STRONG_INLINE P static_pow(const P& q) {
+EIGEN_ALWAYS_INLINE P static_pow(const P& q) {
   if constexpr (K == 0) {
     return cst<P>(1);
   } else if constexpr (K == 1) {
@@ -83,7 +88,7 @@ EIGEN_STRONG_INLINE P static_pow(const P& q) {
 }
 
 template <class P>
-EIGEN_STRONG_INLINE P runtime_pow(const P& q, int k) {
+EIGEN_ALWAYS_INLINE P runtime_pow(const P& q, int k) {
   P result = cst<P>(1), base = q;
   while (k > 0) {
     if (k & 1) result = pmul(result, base);
@@ -95,13 +100,13 @@ EIGEN_STRONG_INLINE P runtime_pow(const P& q, int k) {
 
 /// |v| < ∞ (false for NaN).
 template <class P>
-EIGEN_STRONG_INLINE P is_finite(const P& v) {
+EIGEN_ALWAYS_INLINE P is_finite(const P& v) {
   return pcmp_lt(pabs(v), cst<P>(std::numeric_limits<scalar_of<P>>::infinity()));
 }
 
 /// α·v with 0·∞ = 0 where α = 0 (kernel.hpp's weight()).
 template <class P>
-EIGEN_STRONG_INLINE P weight(const P& a, const P& v) {
+EIGEN_ALWAYS_INLINE P weight(const P& a, const P& v) {
   const P inf = pcmp_eq(pabs(v), cst<P>(std::numeric_limits<scalar_of<P>>::infinity()));
   return pselect(pand(pcmp_eq(a, pzero(a)), inf), pzero(v), pmul(a, v));  // NaN stays NaN
 }
@@ -117,61 +122,104 @@ class SigmoidPacketKernel {
   template <class F>
   decltype(auto) dispatch(F&& f) const {
     if (p_.star) return f(std::integral_constant<int, mode_star>{});
+    // CE and the paper's γ = 2 unrolled; other integers by a loop whose trip count is the same
+    // for every packet (so perfectly predicted), which keeps the instantiations few.
     switch (p_.int_gamma) {
       case 0: return f(std::integral_constant<int, 0>{});
-      case 1: return f(std::integral_constant<int, 1>{});
       case 2: return f(std::integral_constant<int, 2>{});
-      case 3: return f(std::integral_constant<int, 3>{});
-      case 4: return f(std::integral_constant<int, 4>{});
-      case 5: return f(std::integral_constant<int, 5>{});
       case -1: return f(std::integral_constant<int, mode_non_integer>{});
       default: return f(std::integral_constant<int, mode_int_runtime>{});
     }
   }
 
-  /// Loss and/or ∂loss/∂x for a packet of logits x; positive is the lane mask of y = 1.
-  template <int Mode, bool WantLoss, bool WantGrad>
-  EIGEN_STRONG_INLINE void eval(const P& x, const P& positive, P& loss, P& grad) const {
-    const P z = pselect(positive, x, pnegate(x));  // z = s·x
-    if constexpr (Mode == mode_star) {
-      P prod, prod_err, u, sum_err;
-      two_prod(cst<P>(p_.star_gamma), z, prod, prod_err);
-      two_sum(prod, cst<P>(p_.star_beta), u, sum_err);
-      P u_lo = padd(prod_err, sum_err);
-      u_lo = pselect(is_finite(u_lo), u_lo, pzero(u_lo));
-      const LogisticPacket<P, true> t(u, u_lo);
-      if constexpr (WantLoss) {
-        const P l = pdiv(t.nl, cst<P>(p_.star_gamma));
-        // γ*·z overflowed for a finite z: the loss is ≈ −z − β/γ*.
-        const P over = pandnot(is_finite(z), is_finite(l));
-        const P limit = psub(pnegate(z), cst<P>(p_.star_beta / p_.star_gamma));
-        loss = pselect(pand(over, pcmp_eq(l, l)), limit, l);
+  /// Loss and ∂loss/∂x of `packets` packets of logits x and 0/1 targets y (aligned arrays of
+  /// packets·L scalars), into loss and grad. The formulas of eval(), cut into three stages that
+  /// each loop over the packets: one packet's chain (exp, division, log, q^γ) is hundreds of
+  /// cycles long, and short independent iterations let the core overlap packets. Intermediates
+  /// go through the stack and stay in L1.
+  template <int Mode>
+  EIGEN_ALWAYS_INLINE void eval_block(const Scalar* x, const Scalar* y, int packets,
+                                      Scalar* loss, Scalar* grad) const {
+    constexpr int L = lanes<P>;
+    constexpr int max_packets = block_packets;
+    constexpr bool star = Mode == mode_star;
+    alignas(64) Scalar zs[max_packets * L], zlo[max_packets * L], es[max_packets * L];
+    alignas(64) Scalar qs[max_packets * L], qlo[max_packets * L], pts[max_packets * L];
+    alignas(64) Scalar nls[max_packets * L], ms[max_packets * L], l1s[max_packets * L];
+    const P one = cst<P>(1);
+    // Stage 1: z = s·x (FL*: u = γ*·z + β in two words) and e = exp(−|z|).
+    for (int k = 0; k < packets; ++k) {
+      const P xv = pload<P>(x + k * L);
+      const P positive = pcmp_eq(pload<P>(y + k * L), one);
+      P z = pselect(positive, xv, pnegate(xv));
+      P z_lo = pzero(z);
+      if constexpr (star) {
+        P prod, prod_err, sum_err;
+        two_prod(cst<P>(p_.star_gamma), z, prod, prod_err);
+        two_sum(prod, cst<P>(p_.star_beta), z, sum_err);
+        z_lo = padd(prod_err, sum_err);
+        z_lo = pselect(is_finite(z_lo), z_lo, pzero(z_lo));
       }
-      if constexpr (WantGrad) grad = pselect(positive, pnegate(t.q), t.q);
-    } else {
-      const LogisticPacket<P, false> t(z, pzero(z));
-      const P qg = focus<Mode>(t);
-      const P alpha_t = pselect(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
-      if constexpr (WantLoss) loss = weight(alpha_t, pmul(qg, t.nl));
-      if constexpr (WantGrad) {
-        const P pt_nl = pselect(pcmp_lt(pzero(x), t.pt), pmul(t.pt, t.nl), pzero(x));
-        const P g = weight(alpha_t, pmul(qg, pmadd(cst<P>(p_.gamma), pt_nl, t.q)));
-        grad = pselect(positive, pnegate(g), g);
+      pstore(zs + k * L, z);
+      if constexpr (star) pstore(zlo + k * L, z_lo);
+      pstore(es + k * L, exp_nonpositive(pnegate(pabs(z))));
+    }
+    // Stage 2: the logistic terms (LogisticPacket) and log1p(e).
+    for (int k = 0; k < packets; ++k) {
+      const LogisticPacket<P, star> t(pload<P>(zs + k * L),
+                                      star ? pload<P>(zlo + k * L) : pzero(one),
+                                      pload<P>(es + k * L));
+      pstore(qs + k * L, t.q);
+      pstore(qlo + k * L, t.q_lo);
+      pstore(pts + k * L, t.pt);
+      pstore(nls + k * L, t.nl);
+      if constexpr (Mode == mode_non_integer) {
+        pstore(ms + k * L, t.m);
+        pstore(l1s + k * L, t.l1);
       }
+    }
+    // Stage 3: q^γ, loss and derivative.
+    for (int k = 0; k < packets; ++k) {
+      const P positive = pcmp_eq(pload<P>(y + k * L), one);
+      const P q = pload<P>(qs + k * L), nl = pload<P>(nls + k * L);
+      P l, g;
+      if constexpr (star) {
+        const P z = pload<P>(zs + k * L);
+        l = pdiv(nl, cst<P>(p_.star_gamma));
+        // γ*·x_t overflowed for a finite x_t: the loss is ≈ −x_t − β/γ*.
+        const P xt = pselect(positive, pload<P>(x + k * L), pnegate(pload<P>(x + k * L)));
+        const P over = pandnot(is_finite(xt), is_finite(l));
+        const P limit = psub(pnegate(xt), cst<P>(p_.star_beta / p_.star_gamma));
+        l = pselect(pand(over, pcmp_eq(l, l)), limit, l);
+        (void)z;
+        g = pselect(positive, pnegate(q), q);
+      } else {
+        const P qg = focus<Mode>(q, pload<P>(qlo + k * L), pload<P>(ms + k * L),
+                                 pload<P>(l1s + k * L));
+        const P alpha_t = pselect(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
+        l = weight(alpha_t, pmul(qg, nl));
+        const P pt = pload<P>(pts + k * L);
+        const P pt_nl = pselect(pcmp_lt(pzero(pt), pt), pmul(pt, nl), pzero(pt));
+        const P gm = weight(alpha_t, pmul(qg, pmadd(cst<P>(p_.gamma), pt_nl, q)));
+        g = pselect(positive, pnegate(gm), gm);
+      }
+      pstore(loss + k * L, l);
+      pstore(grad + k * L, g);
     }
   }
 
   /// One element through the packet code (lane 0 of a broadcast).
   template <bool WantLoss, bool WantGrad>
   void eval_one(Scalar x, bool positive, Scalar& loss, Scalar& grad) const {
-    const P xp = pset1<P>(x);
-    const P mask = positive ? ptrue(xp) : pzero(xp);
-    dispatch([&](auto mode) {
-      P l = xp, g = xp;
-      eval<decltype(mode)::value, WantLoss, WantGrad>(xp, mask, l, g);
-      if constexpr (WantLoss) loss = pfirst(l);
-      if constexpr (WantGrad) grad = pfirst(g);
-    });
+    constexpr int L = lanes<P>;
+    alignas(64) Scalar xb[L], yb[L], lb[L], gb[L];
+    for (int k = 0; k < L; ++k) {
+      xb[k] = x;
+      yb[k] = positive ? Scalar(1) : Scalar(0);
+    }
+    dispatch([&](auto mode) { eval_block<decltype(mode)::value>(xb, yb, 1, lb, gb); });
+    if constexpr (WantLoss) loss = lb[0];
+    if constexpr (WantGrad) grad = gb[0];
   }
 
   const SigmoidParams<Scalar>& params() const { return p_; }
@@ -180,19 +228,19 @@ class SigmoidPacketKernel {
   // q^γ: (q + q_lo)^k = q^k + k·q_lo·q^(k−1) by multiplication, or the compensated
   // exp(−γ (m + l1)) for non-integer γ (kernel.hpp, exp_neg_scaled).
   template <int Mode>
-  EIGEN_STRONG_INLINE P focus(const LogisticPacket<P, false>& t) const {
+  EIGEN_ALWAYS_INLINE P focus(const P& q, const P& q_lo, const P& m, const P& l1) const {
     if constexpr (Mode == 0) {
       return cst<P>(1);
     } else if constexpr (Mode > 0 && Mode <= max_static_gamma) {
-      const P pk1 = static_pow<Mode - 1>(t.q);
-      return pmadd(pmul(cst<P>(Scalar(Mode)), t.q_lo), pk1, pmul(pk1, t.q));
+      const P pk1 = static_pow<Mode - 1>(q);
+      return pmadd(pmul(cst<P>(Scalar(Mode)), q_lo), pk1, pmul(pk1, q));
     } else if constexpr (Mode == mode_int_runtime) {
-      const P pk1 = runtime_pow(t.q, p_.int_gamma - 1);
-      return pmadd(pmul(cst<P>(Scalar(p_.int_gamma)), t.q_lo), pk1, pmul(pk1, t.q));
+      const P pk1 = runtime_pow(q, p_.int_gamma - 1);
+      return pmadd(pmul(cst<P>(Scalar(p_.int_gamma)), q_lo), pk1, pmul(pk1, q));
     } else {
       const P gamma = cst<P>(p_.gamma);
       P s, s_err, p, p_err;
-      two_sum(t.m, t.l1, s, s_err);
+      two_sum(m, l1, s, s_err);
       two_prod(gamma, s, p, p_err);
       const P e = exp_nonpositive(pnegate(p));
       const P c = pmadd(gamma, s_err, p_err);

@@ -10,6 +10,7 @@
 // exact down to the last subnormal. Float uses the Cephes polynomial Eigen uses, double a
 // Taylor polynomial; the reduction keeps the full range and the scaling is Eigen's exact pldexp.
 
+#include <limits>
 #include <type_traits>
 
 #include <Eigen/Core>
@@ -45,19 +46,26 @@ template <class Scalar>
 constexpr bool vectorized = packet_traits<Scalar>::Vectorizable && lanes<packet_t<Scalar>> > 1;
 
 template <class P>
-EIGEN_STRONG_INLINE P cst(scalar_of<P> v) {
+EIGEN_ALWAYS_INLINE P cst(scalar_of<P> v) {
   return pset1<P>(v);
 }
 
 /// a·b + c with one rounding where the hardware fuses it (FMA), two otherwise.
 template <class P>
-EIGEN_STRONG_INLINE P fma(const P& a, const P& b, const P& c) {
+EIGEN_ALWAYS_INLINE P fma(const P& a, const P& b, const P& c) {
   return pmadd(a, b, c);
+}
+
+/// a + b = s + err exactly, given |a| ≥ |b| or a = 0 (Fast2Sum).
+template <class P>
+EIGEN_ALWAYS_INLINE void fast_two_sum(const P& a, const P& b, P& s, P& err) {
+  s = padd(a, b);
+  err = psub(b, psub(s, a));
 }
 
 /// a + b = s + err exactly (TwoSum).
 template <class P>
-EIGEN_STRONG_INLINE void two_sum(const P& a, const P& b, P& s, P& err) {
+EIGEN_ALWAYS_INLINE void two_sum(const P& a, const P& b, P& s, P& err) {
   s = padd(a, b);
   const P bb = psub(s, a);
   err = padd(psub(a, psub(s, bb)), psub(b, bb));
@@ -65,7 +73,7 @@ EIGEN_STRONG_INLINE void two_sum(const P& a, const P& b, P& s, P& err) {
 
 /// a·b = p + err exactly (for products that neither overflow nor underflow).
 template <class P>
-EIGEN_STRONG_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
+EIGEN_ALWAYS_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
   p = pmul(a, b);
 #if defined(__FMA__)
   err = pmadd(a, b, pnegate(p));  // fused: exact
@@ -81,7 +89,7 @@ EIGEN_STRONG_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
 
 /// n − t·d exactly, for t ≈ n/d.
 template <class P>
-EIGEN_STRONG_INLINE P product_residual(const P& n, const P& t, const P& d) {
+EIGEN_ALWAYS_INLINE P product_residual(const P& n, const P& t, const P& d) {
 #if defined(__FMA__)
   return pmadd(pnegate(t), d, n);  // fused: n − t·d in one rounding
 #else
@@ -91,10 +99,49 @@ EIGEN_STRONG_INLINE P product_residual(const P& n, const P& t, const P& d) {
 #endif
 }
 
+/// y·2^m for y in [1/2, 2) and integral m ≥ −(bias + digits) held in a float packet, exact
+/// when the result is normal and rounded once when it is subnormal: 2^m is split into
+/// 2^max(m, e0)·2^(m − that), both normal, the first product exact. Cheaper than Eigen's
+/// four-factor pldexp, which serves any m.
+template <class P>
+EIGEN_ALWAYS_INLINE P ldexp_exact(const P& y, const P& m) {
+  using S = scalar_of<P>;
+  using PI = typename unpacket_traits<P>::integer_packet;
+  constexpr int digits = std::numeric_limits<S>::digits;  // 24, 53
+  constexpr int bias = std::numeric_limits<S>::max_exponent - 1;  // 127, 1023
+  const P m1 = pmax(m, cst<P>(S(2 - bias)));  // y·2^m1 ≥ 2^(1−bias): normal
+  const P m2 = psub(m, m1);                   // ≥ −(digits + 2): 2^m2 normal
+  const auto pow2 = [](const P& k) {
+    return preinterpret<P>(plogical_shift_left<digits - 1>(
+        padd(pcast<P, PI>(k), pset1<PI>(typename unpacket_traits<PI>::type(bias)))));
+  };
+  return pmul(pmul(y, pow2(m1)), pow2(m2));
+}
+
+/// y·2^m for integral m: exact, or rounded once where the result is subnormal. AVX-512 has an
+/// instruction for it (vscalef); elsewhere float builds 2^m from integer packets and double
+/// uses Eigen's pldexp (Eigen's AVX-512 double pldexp trips a GCC 12 false warning, bug
+/// 105593, from code our pragmas cannot reach).
+template <class P>
+EIGEN_ALWAYS_INLINE P scale_pow2(const P& y, const P& m) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_scalef_ps(y, m);
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_scalef_pd(y, m);
+  }
+#endif
+  if constexpr (std::is_same<scalar_of<P>, float>::value) {
+    return ldexp_exact(y, m);
+  } else {
+    return pldexp(y, m);
+  }
+}
+
 /// exp(w) for w ≤ 0 (and −∞ → 0, NaN → NaN), accurate to about an ulp over the whole range,
 /// subnormal results included (rounded once, by the last factor of pldexp).
 template <class P>
-EIGEN_STRONG_INLINE P exp_nonpositive(const P& w) {
+EIGEN_ALWAYS_INLINE P exp_nonpositive(const P& w) {
   using S = scalar_of<P>;
   if constexpr (std::is_same<S, float>::value) {
     const P lowest = cst<P>(-104.0f);  // exp(−104) < half the least subnormal: the result is 0
@@ -110,7 +157,7 @@ EIGEN_STRONG_INLINE P exp_nonpositive(const P& w) {
     y = pmadd(y, r, cst<P>(1.6666665459e-1f));
     y = pmadd(y, r, cst<P>(5.0000001201e-1f));
     y = padd(cst<P>(1.0f), pmadd(y, r2, r));  // 1 + (r + y r²): the 1 last keeps r's bits
-    const P e = pldexp(y, m);
+    const P e = scale_pow2(y, m);
     // Below −104 (and at −∞) the answer is 0; NaN stays NaN.
     return pselect(pcmp_lt(w, lowest), pzero(w), pselect(pcmp_eq(w, w), e, w));
   } else {
@@ -134,8 +181,61 @@ EIGEN_STRONG_INLINE P exp_nonpositive(const P& w) {
     y = pmadd(y, x, cst<P>(1.0 / 6.0));
     y = pmadd(y, x, cst<P>(0.5));
     y = padd(cst<P>(1.0), pmadd(y, pmul(x, x), x));
-    const P e = pldexp(y, m);
+    const P e = scale_pow2(y, m);
     return pselect(pcmp_lt(w, lowest), pzero(w), pselect(pcmp_eq(w, w), e, w));
+  }
+}
+
+/// log(d) for d in [1, 2] (and NaN → NaN), the only logarithm the logit kernel needs. Float:
+/// Cephes' logf polynomial as Eigen's plog uses it, without the exponent extraction and special
+/// cases a general log needs. Double: below.
+template <class P>
+EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
+  using S = scalar_of<P>;
+  if constexpr (std::is_same<S, float>::value) {
+    const P upper = pcmp_lt(cst<P>(1.41421356237f), d);      // d > √2: log d = log(d/2) + ln 2
+    const P k = pand(upper, cst<P>(1.0f));
+    const P x = psub(pselect(upper, pmul(d, cst<P>(0.5f)), d), cst<P>(1.0f));  // exact
+    const P z = pmul(x, x);
+    P y = pmadd(cst<P>(7.0376836292e-2f), x, cst<P>(-1.1514610310e-1f));
+    y = pmadd(y, x, cst<P>(1.1676998740e-1f));
+    y = pmadd(y, x, cst<P>(-1.2420140846e-1f));
+    y = pmadd(y, x, cst<P>(1.4249322787e-1f));
+    y = pmadd(y, x, cst<P>(-1.6668057665e-1f));
+    y = pmadd(y, x, cst<P>(2.0000714765e-1f));
+    y = pmadd(y, x, cst<P>(-2.4999993993e-1f));
+    y = pmadd(y, x, cst<P>(3.3333331174e-1f));
+    y = pmul(pmul(y, x), z);
+    y = pmadd(k, cst<P>(-2.12194440e-4f), y);  // ln 2 = 0.693359375 − 2.12194440e-4
+    y = pmadd(z, cst<P>(-0.5f), y);
+    return pmadd(k, cst<P>(0.693359375f), padd(x, y));
+  } else {
+    // log m = 2 atanh(s), s = (m − 1)/(m + 1) ∈ [−0.172, 0.172] after the √2 reduction, with s
+    // carried in two words (u = m − 1 exact, m + 1 = v + v_lo exact, residual exact): the
+    // division's rounding then costs nothing. Series to s^21 (truncation < 0.1 ulp).
+    const P one = cst<P>(1.0);
+    const P upper = pcmp_lt(cst<P>(1.4142135623730951), d);
+    const P k = pand(upper, one);
+    const P m = pselect(upper, pmul(d, cst<P>(0.5)), d);
+    const P u = psub(m, one);
+    P v, v_lo;
+    two_sum(m, one, v, v_lo);
+    const P rv = pdiv(one, v);
+    const P sh = pmul(u, rv);
+    const P sl = pmul(psub(product_residual(u, sh, v), pmul(sh, v_lo)), rv);
+    const P z = pmul(sh, sh);
+    P r = cst<P>(2.0 / 21);
+    r = pmadd(r, z, cst<P>(2.0 / 19));
+    r = pmadd(r, z, cst<P>(2.0 / 17));
+    r = pmadd(r, z, cst<P>(2.0 / 15));
+    r = pmadd(r, z, cst<P>(2.0 / 13));
+    r = pmadd(r, z, cst<P>(2.0 / 11));
+    r = pmadd(r, z, cst<P>(2.0 / 9));
+    r = pmadd(r, z, cst<P>(2.0 / 7));
+    r = pmadd(r, z, cst<P>(2.0 / 5));
+    r = pmadd(r, z, cst<P>(2.0 / 3));
+    const P tail = pmadd(pmul(sh, z), r, pmadd(k, cst<P>(1.42860682030941723212e-6), padd(sl, sl)));
+    return padd(pmadd(k, cst<P>(0.693145751953125), padd(sh, sh)), tail);  // + k ln 2
   }
 }
 

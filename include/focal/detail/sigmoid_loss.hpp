@@ -10,31 +10,81 @@
 
 #include <Eigen/Core>
 
+#include "../execution.hpp"
 #include "../input.hpp"
 #include "../labels.hpp"
 #include "checks.hpp"
+#include "fused.hpp"
 #include "kernel.hpp"
+#include "packet_kernel.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // packets as template arguments
+#endif
 
 namespace focal {
 namespace detail {
 
-/// Eigen binary functor: per-element loss, unchecked (the caller validated the arrays).
-template <class Scalar, class Input>
-struct value_op {
+/// Eigen binary functor: per-element loss (Derivative = false) or ∂loss/∂x, unchecked (the
+/// caller validated the arrays). On logits it has a packetOp, so Eigen vectorizes the
+/// expressions with the same packet kernel as the fused call.
+template <class Scalar, class Input, bool Derivative>
+struct elementwise_op {
   SigmoidKernel<Scalar, Input> kernel;
+
   Scalar operator()(const Scalar& x, const Scalar& y) const noexcept {
-    return kernel.value(x, y == Scalar(1));
+    return Derivative ? kernel.derivative(x, y == Scalar(1)) : kernel.value(x, y == Scalar(1));
+  }
+
+  template <class Packet>
+  Packet packetOp(const Packet& x, const Packet& y) const {
+    using namespace Eigen::internal;
+    if constexpr (std::is_same<Packet, simd::packet_t<Scalar>>::value) {
+      const simd::SigmoidPacketKernel<Scalar> pk(kernel.params());
+      constexpr int n = unpacket_traits<Packet>::size;
+      alignas(64) Scalar xs[n], ys[n], ls[n], ds[n];
+      pstore(xs, x);
+      pstore(ys, y);
+      pk.dispatch([&](auto mode) { pk.template eval_block<decltype(mode)::value>(xs, ys, 1, ls, ds); });
+      return pload<Packet>(Derivative ? ds : ls);
+    } else {  // another packet size (Eigen's half packets): lane by lane, same bits
+      constexpr int n = unpacket_traits<Packet>::size;
+      alignas(64) Scalar xs[n], ys[n];
+      pstoreu(xs, x);
+      pstoreu(ys, y);
+      for (int i = 0; i < n; ++i) xs[i] = (*this)(xs[i], ys[i]);
+      return ploadu<Packet>(xs);
+    }
   }
 };
 
-/// Eigen binary functor: per-element ∂loss/∂x, unchecked.
 template <class Scalar, class Input>
-struct derivative_op {
-  SigmoidKernel<Scalar, Input> kernel;
-  Scalar operator()(const Scalar& x, const Scalar& y) const noexcept {
-    return kernel.derivative(x, y == Scalar(1));
+using value_op = elementwise_op<Scalar, Input, false>;
+template <class Scalar, class Input>
+using derivative_op = elementwise_op<Scalar, Input, true>;
+
+/// Targets all 0 or 1? Vectorized over a contiguous array (the common case), else false
+/// so that the caller's exact scan finds the offender.
+template <class Scalar>
+bool targets_look_valid(const Scalar* y, Eigen::Index n) {
+  using namespace Eigen::internal;
+  using P = simd::packet_t<Scalar>;
+  constexpr int L = simd::lanes<P>;
+  const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
+  P ok = pcmp_eq(zero, zero);
+  Eigen::Index i = 0;
+  for (; i + L <= n; i += L) {
+    const P v = ploadu<P>(y + i);
+    ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one)));
   }
-};
+  alignas(64) Scalar lanes[L];
+  pstoreu(lanes, ok);
+  bool all = true;
+  for (int k = 0; k < L; ++k) all = all && !(lanes[k] == Scalar(0));  // a true lane is all ones
+  for (; i < n; ++i) all = all && is_target(y[i]);
+  return all;
+}
 
 /// Eigen nullary functor: element (i, j) of the loss (or its derivative) of logits against
 /// class-index labels, as if labels were one-hot: positive iff j == labels[i]; background rows
@@ -131,7 +181,8 @@ class SigmoidLoss {
   /// normalizer that is not positive and finite; grad is then untouched.
   template <class DX, class L, class W, class DG>
   Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels,
-                            const Eigen::DenseBase<DG>& grad, Scalar normalizer = Scalar(1)) const {
+                            const Eigen::DenseBase<DG>& grad, Scalar normalizer = Scalar(1),
+                            Threads threads = Threads{}) const {
     check_input_scalar<DX>();
     check_grad<DG>();
     check_normalizer(normalizer);
@@ -139,32 +190,9 @@ class SigmoidLoss {
     check_shape("grad", grad.rows(), grad.cols(), input_name<Input>(), inputs.rows(),
                 inputs.cols());
     DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
-    const Eigen::internal::evaluator<DX> ex(inputs.derived());
-    Eigen::internal::evaluator<DG> eg(out);
-    CompensatedSum sum;
-    auto visit = [&](Eigen::Index i, Eigen::Index j, long long c, Scalar w) {
-      if (c == ignore) {
-        eg.coeffRef(i, j) = Scalar(0);
-        return;
-      }
-      Scalar l, d;
-      kernel_.template eval<true, true>(ex.coeff(i, j), c == static_cast<long long>(j), l, d);
-      sum.add(weight(w, l));
-      eg.coeffRef(i, j) = weight(w, d) / normalizer;
-    };
-    const Eigen::Index rows = inputs.rows(), cols = inputs.cols();
-    if (DX::IsRowMajor) {
-      for (Eigen::Index i = 0; i < rows; ++i) {
-        const long long c = labels[i];
-        const Scalar w = labels.template weight<Scalar>(i);
-        for (Eigen::Index j = 0; j < cols; ++j) visit(i, j, c, w);
-      }
-    } else {
-      for (Eigen::Index j = 0; j < cols; ++j)
-        for (Eigen::Index i = 0; i < rows; ++i)
-          visit(i, j, labels[i], labels.template weight<Scalar>(i));
-    }
-    return static_cast<Scalar>(sum.total() / static_cast<double>(normalizer));
+    const double total = fused_labels<Scalar>(span(normalizer), inputs.derived(), labels, out,
+                                              threads.resolved());
+    return static_cast<Scalar>(total / static_cast<double>(normalizer));
   }
 
   /// The fused pass: returns Σ loss / normalizer and writes grad = ∂(Σ loss / normalizer)/∂x
@@ -179,37 +207,24 @@ class SigmoidLoss {
   template <class DX, class DY, class DG>
   Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs,
                             const Eigen::DenseBase<DY>& targets,
-                            const Eigen::DenseBase<DG>& grad,
-                            Scalar normalizer = Scalar(1)) const {
+                            const Eigen::DenseBase<DG>& grad, Scalar normalizer = Scalar(1),
+                            Threads threads = Threads{}) const {
     check_scalar<DX, DY>();
     check_grad<DG>();
     check_normalizer(normalizer);
-    check_arrays(inputs, targets);
+    check_shape("targets", targets.rows(), targets.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
     check_shape("grad", grad.rows(), grad.cols(), input_name<Input>(), inputs.rows(),
                 inputs.cols());
-
-    // Eigen's idiom for outputs (FunctionsTakingEigenTypes): taking const& lets rvalue Maps
-    // and blocks bind; writing through it is what the caller asked for.
+    // Targets are read twice: a vectorized check first, so that grad is untouched when they
+    // are bad (the fused pass could not take back what it wrote).
+    const Scalar* yp = flat_data(targets.derived(), bool(DX::IsRowMajor));
+    if (yp == nullptr || !targets_look_valid(yp, targets.size())) check_targets(targets);
+    check_inputs<Input>(inputs);
     DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
-    const Eigen::internal::evaluator<DX> ex(inputs.derived());
-    const Eigen::internal::evaluator<DY> ey(targets.derived());
-    Eigen::internal::evaluator<DG> eg(out);
-    CompensatedSum sum;
-    auto visit = [&](Eigen::Index i, Eigen::Index j) {
-      Scalar l, d;
-      kernel_.template eval<true, true>(ex.coeff(i, j), ey.coeff(i, j) == Scalar(1), l, d);
-      sum.add(l);
-      eg.coeffRef(i, j) = d / normalizer;
-    };
-    const Eigen::Index rows = inputs.rows(), cols = inputs.cols();
-    if (DX::IsRowMajor) {
-      for (Eigen::Index i = 0; i < rows; ++i)
-        for (Eigen::Index j = 0; j < cols; ++j) visit(i, j);
-    } else {
-      for (Eigen::Index j = 0; j < cols; ++j)
-        for (Eigen::Index i = 0; i < rows; ++i) visit(i, j);
-    }
-    return static_cast<Scalar>(sum.total() / static_cast<double>(normalizer));
+    const double total = fused_dense<Scalar>(span(normalizer), inputs.derived(),
+                                             targets.derived(), out, threads.resolved());
+    return static_cast<Scalar>(total / static_cast<double>(normalizer));
   }
 
  protected:
@@ -218,6 +233,15 @@ class SigmoidLoss {
   const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
 
  private:
+  // The kernel the fused passes run: packets on logits where Eigen vectorizes Scalar.
+  auto span(Scalar normalizer) const {
+    if constexpr (std::is_same<Input, Logits>::value && simd::vectorized<Scalar>) {
+      return PacketSpans<Scalar>{simd::SigmoidPacketKernel<Scalar>(kernel_.params()), normalizer};
+    } else {
+      return ScalarSpans<Scalar, Input>{kernel_, normalizer};
+    }
+  }
+
   template <class DX>
   static constexpr void check_input_scalar() {
     static_assert(std::is_same<typename DX::Scalar, Scalar>::value,
@@ -282,5 +306,22 @@ class SigmoidLoss {
 
 }  // namespace detail
 }  // namespace focal
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace Eigen {
+namespace internal {
+template <class Scalar, class Input, bool Derivative>
+struct functor_traits<focal::detail::elementwise_op<Scalar, Input, Derivative>> {
+  enum {
+    Cost = 60 * NumTraits<Scalar>::MulCost,  // an exp, a log, two divisions and some
+    PacketAccess = std::is_same<Input, focal::Logits>::value &&
+                   focal::detail::simd::vectorized<Scalar>
+  };
+};
+}  // namespace internal
+}  // namespace Eigen
 
 #endif  // FOCAL_DETAIL_SIGMOID_LOSS_HPP

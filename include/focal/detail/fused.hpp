@@ -1,0 +1,387 @@
+#ifndef FOCAL_DETAIL_FUSED_HPP
+#define FOCAL_DETAIL_FUSED_HPP
+
+// The fused value_and_gradient passes of the sigmoid losses, vectorized.
+//
+// Work is cut into fixed chunks (chunk_elements in storage order, or whole rows for row-major
+// labels), independent of SIMD width and thread count. Each chunk sums its losses in per-lane
+// TwoSum accumulators, reduces them in lane order into a compensated double, and the chunk
+// totals are added in chunk order: the total is within an ulp or two of the exact sum, and
+// bitwise the same whether one thread or many computed the chunks. Contiguous data are read
+// and written in place; anything else (strided Maps, blocks, expressions, column-major labels)
+// is gathered block by block into stack buffers that stay in L1.
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "../input.hpp"
+#include "../labels.hpp"
+#include "kernel.hpp"
+#include "packet_kernel.hpp"
+#include "stable.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace focal {
+namespace detail {
+
+constexpr Eigen::Index chunk_elements = 8192;  // the unit of summation and of threading
+constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers: 3 × 1 KiB of float
+
+/// A chunk's loss total as an unevaluated double-word sum.
+struct ChunkTotal {
+  double hi = 0, lo = 0;
+};
+
+/// Adds chunk totals in order; the result does not depend on who computed them.
+class TotalSum {
+ public:
+  void add(const ChunkTotal& t) noexcept {
+    sum_.add(t.hi);
+    if (std::isfinite(t.hi)) sum_.add(t.lo);
+  }
+  double total() const noexcept { return sum_.total(); }
+
+ private:
+  CompensatedSum sum_;
+};
+
+/// Per-lane TwoSum accumulation of a chunk's losses (losses are ≥ 0, or +∞, or NaN).
+template <class P>
+class PacketSum {
+ public:
+  using S = simd::scalar_of<P>;
+  PacketSum() : s_(pset_zero()), c_(pset_zero()) {}
+
+  EIGEN_ALWAYS_INLINE void add(const P& v) {
+    P t, e;
+    simd::two_sum(s_, v, t, e);
+    s_ = t;
+    c_ = Eigen::internal::padd(c_, e);
+  }
+
+  /// Lanes in order, each with its error term (dropped where the lane is ±∞: TwoSum's error
+  /// of ∞ is NaN). Resets the accumulator.
+  ChunkTotal take() {
+    alignas(64) S s[simd::lanes<P>], c[simd::lanes<P>];
+    Eigen::internal::pstoreu(s, s_);
+    Eigen::internal::pstoreu(c, c_);
+    CompensatedSum sum;
+    for (int i = 0; i < simd::lanes<P>; ++i) {
+      sum.add(double(s[i]));
+      if (std::isfinite(s[i])) sum.add(double(c[i]));
+    }
+    s_ = c_ = pset_zero();
+    return {sum.total(), 0.0};
+  }
+
+ private:
+  static P pset_zero() { return Eigen::internal::pset1<P>(S(0)); }
+  P s_, c_;
+};
+
+/// Runs f(chunk) → ChunkTotal for chunks [0, n) and adds the totals in order, on `threads`
+/// threads (each a contiguous range of chunks) or on this one.
+template <class F>
+double run_chunks(Eigen::Index n, unsigned threads, F&& f) {
+  TotalSum total;
+  if (threads <= 1 || n < 2) {
+    for (Eigen::Index c = 0; c < n; ++c) total.add(f(c));
+    return total.total();
+  }
+  const Eigen::Index t = std::min<Eigen::Index>(threads, n);
+  std::vector<ChunkTotal> results(static_cast<std::size_t>(n));
+  auto work = [&](Eigen::Index k) {
+    for (Eigen::Index c = n * k / t; c < n * (k + 1) / t; ++c) {
+      results[static_cast<std::size_t>(c)] = f(c);
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(t - 1));
+  for (Eigen::Index k = 1; k < t; ++k) pool.emplace_back(work, k);
+  work(0);
+  for (std::thread& th : pool) th.join();
+  for (const ChunkTotal& r : results) total.add(r);
+  return total.total();
+}
+
+/// How anchors are weighted in a span: not at all, one weight for the span, or per element.
+enum class Weights { none, uniform, per_element };
+
+/// The packet kernel over a contiguous span: loss into acc, grad = w·d / normalizer into g.
+/// Runs eval_block over groups of block_packets packets; the tail (n not a multiple of the
+/// packet size) is padded into a full packet, so every element goes through the same
+/// instructions.
+template <int Mode, Weights W, class S>
+void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S* y, const S* w,
+                S w_uniform, S* g, Eigen::Index n, S normalizer,
+                PacketSum<simd::packet_t<S>>& acc) {
+  const bool scale = normalizer != S(1);  // a branch per packet, the same way every time
+  using namespace Eigen::internal;
+  using P = simd::packet_t<S>;
+  constexpr int L = simd::lanes<P>;
+  constexpr int group = simd::block_packets * L;
+  alignas(64) S xb[group], yb[group], lb[group], db[group];
+  const P norm = pset1<P>(normalizer);
+  const P wu = pset1<P>(w_uniform);
+  for (Eigen::Index i = 0; i < n; i += group) {
+    const Eigen::Index r = std::min<Eigen::Index>(group, n - i);
+    const int packets = int((r + L - 1) / L);
+    for (Eigen::Index k = 0; k < r; ++k) {  // into aligned buffers; padding is x = y = 0
+      xb[k] = x[i + k];
+      yb[k] = y[i + k];
+    }
+    for (Eigen::Index k = r; k < Eigen::Index(packets) * L; ++k) xb[k] = yb[k] = S(0);
+    kernel.template eval_block<Mode>(xb, yb, packets, lb, db);
+    for (int k = 0; k < packets; ++k) {
+      P l = pload<P>(lb + k * L), d = pload<P>(db + k * L);
+      if constexpr (W != Weights::none) {
+        const P wv = W == Weights::per_element && (k + 1) * L <= r ? ploadu<P>(w + i + k * L) : wu;
+        P wp = wv;
+        if (W == Weights::per_element && (k + 1) * L > r) {  // the padded packet
+          alignas(64) S wt[L] = {};
+          for (Eigen::Index j = 0; j < r - k * L; ++j) wt[j] = w[i + k * L + j];
+          wp = pload<P>(wt);
+        }
+        l = simd::weight(wp, l);
+        d = simd::weight(wp, d);
+      }
+      if (scale) d = pdiv(d, norm);
+      if ((k + 1) * L <= r) {
+        pstoreu(g + i + k * L, d);
+      } else {  // the padded packet: write the real lanes, drop the others' losses
+        pstore(db + k * L, d);
+        pstore(lb + k * L, l);
+        for (Eigen::Index j = 0; j < L; ++j) {
+          if (k * L + j < r) {
+            g[i + k * L + j] = db[k * L + j];
+          } else {
+            lb[k * L + j] = S(0);
+          }
+        }
+        l = pload<P>(lb + k * L);
+      }
+      acc.add(l);
+    }
+  }
+}
+
+template <Weights W>
+using weights_tag = std::integral_constant<Weights, W>;
+
+/// Spans through the packet kernel (logits, vectorized builds). The focusing mode and the
+/// scaling are dispatched here, per span, so that the drivers around it are compiled once per
+/// argument type rather than once per mode.
+template <class S>
+struct PacketSpans {
+  simd::SigmoidPacketKernel<S> kernel;
+  S normalizer;
+
+  template <Weights W>
+  void operator()(weights_tag<W>, const S* x, const S* y, const S* w, S wu, S* g,
+                  Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
+    kernel.dispatch([&](auto mode) {
+      fused_span<decltype(mode)::value, W>(kernel, x, y, w, wu, g, n, normalizer, acc);
+    });
+  }
+};
+
+/// Spans through the scalar kernel (probabilities, or builds without SIMD for S): the same
+/// chunks and summation, one element at a time.
+template <class S, class Input>
+struct ScalarSpans {
+  SigmoidKernel<S, Input> kernel;
+  S normalizer;
+
+  template <Weights W>
+  void operator()(weights_tag<W>, const S* x, const S* y, const S* w, S wu, S* g,
+                  Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
+    using P = simd::packet_t<S>;
+    constexpr int L = simd::lanes<P>;
+    alignas(64) S lb[L];
+    int filled = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      S l, d;
+      kernel.template eval<true, true>(x[i], y[i] == S(1), l, d);
+      if constexpr (W != Weights::none) {
+        const S wi = W == Weights::per_element ? w[i] : wu;
+        l = weight(wi, l);
+        d = weight(wi, d);
+      }
+      g[i] = d / normalizer;
+      lb[filled++] = l;
+      if (filled == L) {
+        acc.add(Eigen::internal::pload<P>(lb));
+        filled = 0;
+      }
+    }
+    if (filled > 0) {
+      for (int k = filled; k < L; ++k) lb[k] = S(0);
+      acc.add(Eigen::internal::pload<P>(lb));
+    }
+  }
+};
+
+/// A dense object whose coefficients are one contiguous array in the given storage order.
+template <class D>
+const typename D::Scalar* flat_data(const D& a, bool row_major) {
+  if constexpr ((int(Eigen::internal::traits<D>::Flags) & Eigen::DirectAccessBit) != 0) {
+    if (a.size() == 0) return nullptr;
+    const bool vector = a.rows() == 1 || a.cols() == 1;
+    if (!vector && bool(D::IsRowMajor) != row_major) return nullptr;
+    if (vector) {
+      return a.innerStride() == 1 ? a.data() : nullptr;
+    }
+    const Eigen::Index inner = row_major ? a.cols() : a.rows();
+    return a.innerStride() == 1 && a.outerStride() == inner ? a.data() : nullptr;
+  } else {
+    (void)a;
+    (void)row_major;
+    return nullptr;
+  }
+}
+
+/// Walks (i, j) in row- or column-major order from a linear index.
+struct Cursor {
+  Eigen::Index i, j, rows, cols;
+  bool row_major;
+  Cursor(Eigen::Index linear, Eigen::Index r, Eigen::Index c, bool rm)
+      : i(rm ? linear / c : linear % r), j(rm ? linear % c : linear / r), rows(r), cols(c),
+        row_major(rm) {}
+  void next() {
+    if (row_major) {
+      if (++j == cols) j = 0, ++i;
+    } else {
+      if (++i == rows) i = 0, ++j;
+    }
+  }
+};
+
+/// The dense fused pass. Validation is the caller's.
+template <class S, class Span, class DX, class DY, class DG>
+double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned threads) {
+  using P = simd::packet_t<S>;
+  const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
+  const bool row_major = bool(DX::IsRowMajor) && rows != 1 && cols != 1;
+  const S* xp = flat_data(x, row_major);
+  const S* yp = flat_data(y, row_major);
+  S* gp = const_cast<S*>(flat_data(g, row_major));
+  const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
+  if (xp != nullptr && yp != nullptr && gp != nullptr) {
+    return run_chunks(chunks, threads, [&](Eigen::Index c) {
+      PacketSum<P> acc;
+      const Eigen::Index begin = c * chunk_elements;
+      const Eigen::Index n = std::min(chunk_elements, size - begin);
+      span(weights_tag<Weights::none>{}, xp + begin, yp + begin, nullptr, S(1), gp + begin, n,
+           acc);
+      return acc.take();
+    });
+  }
+  // Gather: the same chunks and lanes, through stack blocks.
+  const Eigen::internal::evaluator<DX> ex(x);
+  const Eigen::internal::evaluator<DY> ey(y);
+  return run_chunks(chunks, threads, [&](Eigen::Index c) {
+    Eigen::internal::evaluator<DG> eg(g);
+    PacketSum<P> acc;
+    alignas(64) S xb[block_elements], yb[block_elements], gb[block_elements];
+    const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
+    for (Eigen::Index b = c * chunk_elements; b < end; b += block_elements) {
+      const Eigen::Index n = std::min(block_elements, end - b);
+      Cursor in(b, rows, cols, row_major);
+      for (Eigen::Index k = 0; k < n; ++k, in.next()) {
+        xb[k] = ex.coeff(in.i, in.j);
+        yb[k] = ey.coeff(in.i, in.j);
+      }
+      span(weights_tag<Weights::none>{}, xb, yb, nullptr, S(1), gb, n, acc);
+      Cursor out(b, rows, cols, row_major);
+      for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
+    }
+    return acc.take();
+  });
+}
+
+/// The labels fused pass. Validation is the caller's.
+template <class S, class Span, class DX, class L, class W, class DG>
+double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, DG& g,
+                    unsigned threads) {
+  using P = simd::packet_t<S>;
+  using RowWeights = weights_tag<Labels<L, W>::weighted ? Weights::uniform : Weights::none>;
+  const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
+  const bool row_major = bool(DX::IsRowMajor) || cols == 1;
+  const S* xp = row_major ? flat_data(x, true) : nullptr;
+  S* gp = row_major ? const_cast<S*>(flat_data(g, true)) : nullptr;
+  if (xp != nullptr && gp != nullptr && cols > 0) {
+    // Row by row: the targets of a row are 0 but for its class, so one zeroed block of
+    // targets serves every row, with at most one 1 set and reset per block.
+    const Eigen::Index rows_per_chunk = std::max<Eigen::Index>(1, chunk_elements / cols);
+    const Eigen::Index chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+    return run_chunks(chunks, threads, [&](Eigen::Index c) {
+      PacketSum<P> acc;
+      alignas(64) S yb[block_elements] = {};
+      const Eigen::Index end = std::min(rows, (c + 1) * rows_per_chunk);
+      for (Eigen::Index i = c * rows_per_chunk; i < end; ++i) {
+        const long long label = labels[i];
+        S* grow = gp + i * cols;
+        if (label == ignore) {
+          std::fill(grow, grow + cols, S(0));
+          continue;
+        }
+        const S w = labels.template weight<S>(i);
+        for (Eigen::Index j0 = 0; j0 < cols; j0 += block_elements) {
+          const Eigen::Index n = std::min(block_elements, cols - j0);
+          const long long hot = label - j0;
+          const bool here = hot >= 0 && hot < n;
+          if (here) yb[hot] = S(1);
+          span(RowWeights{}, xp + i * cols + j0, yb, nullptr, w, grow + j0, n, acc);
+          if (here) yb[hot] = S(0);
+        }
+      }
+      return acc.take();
+    });
+  }
+  // Gather, in the logits' storage order; ignored elements enter as x = 0 with weight 0,
+  // which gives exactly 0 loss and 0 gradient (whatever the logit was, NaN included).
+  const Eigen::internal::evaluator<DX> ex(x);
+  const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
+  return run_chunks(chunks, threads, [&](Eigen::Index c) {
+    Eigen::internal::evaluator<DG> eg(g);
+    PacketSum<P> acc;
+    alignas(64) S xb[block_elements], yb[block_elements], wb[block_elements],
+        gb[block_elements];
+    const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
+    for (Eigen::Index b = c * chunk_elements; b < end; b += block_elements) {
+      const Eigen::Index n = std::min(block_elements, end - b);
+      Cursor in(b, rows, cols, row_major);
+      for (Eigen::Index k = 0; k < n; ++k, in.next()) {
+        const long long label = labels[in.i];
+        const bool ignored = label == ignore;
+        xb[k] = ignored ? S(0) : ex.coeff(in.i, in.j);
+        yb[k] = label == static_cast<long long>(in.j) ? S(1) : S(0);
+        wb[k] = ignored ? S(0) : labels.template weight<S>(in.i);
+      }
+      span(weights_tag<Weights::per_element>{}, xb, yb, wb, S(1), gb, n, acc);
+      Cursor out(b, rows, cols, row_major);
+      for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
+    }
+    return acc.take();
+  });
+}
+
+}  // namespace detail
+}  // namespace focal
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif  // FOCAL_DETAIL_FUSED_HPP
