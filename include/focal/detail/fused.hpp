@@ -126,7 +126,6 @@ template <int Mode, Weights W, class S>
 void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S* y, const S* w,
                 S w_uniform, S* g, Eigen::Index n, S normalizer,
                 PacketSum<simd::packet_t<S>>& acc) {
-  const bool scale = normalizer != S(1);  // a branch per packet, the same way every time
   using namespace Eigen::internal;
   using P = simd::packet_t<S>;
   constexpr int L = simd::lanes<P>;
@@ -134,6 +133,13 @@ void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S*
   alignas(64) S xb[group], yb[group], lb[group], db[group];
   const P norm = pset1<P>(normalizer);
   const P wu = pset1<P>(w_uniform);
+  // Dividing by the normalizer: Markstein's FMA correction of g·(1/n), correctly rounded like
+  // a division, when 1/n is a normal number; a division otherwise. A branch per packet, taken
+  // the same way every time.
+  const bool scale = normalizer != S(1);
+  const S inv = S(1) / normalizer;
+  const bool markstein = std::isnormal(inv);
+  const P inv_p = pset1<P>(inv);
   for (Eigen::Index i = 0; i < n; i += group) {
     const Eigen::Index r = std::min<Eigen::Index>(group, n - i);
     const int packets = int((r + L - 1) / L);
@@ -156,7 +162,7 @@ void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S*
         l = simd::weight(wp, l);
         d = simd::weight(wp, d);
       }
-      if (scale) d = pdiv(d, norm);
+      if (scale) d = markstein ? simd::divide_by(d, norm, inv_p) : pdiv(d, norm);
       if ((k + 1) * L <= r) {
         pstoreu(g + i + k * L, d);
       } else {  // the padded packet: write the real lanes, drop the others' losses

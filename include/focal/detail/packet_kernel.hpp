@@ -53,7 +53,7 @@ struct LogisticPacket {
     if constexpr (WithLow) e = psub(e, pmul(e, pselect(nonneg, z_lo, pnegate(z_lo))));
     const P d = padd(one, e);
     const P d_lo = padd(psub(one, d), e);  // 1 + e = d + d_lo exactly
-    const P big = pdiv(one, d);            // σ(|z|), the one division
+    const P big = reciprocal_1_to_2(d);    // σ(|z|), within an ulp
     const P small = pmul(e, big);          // σ(−|z|) to an ulp; q_lo below restores the rest
     const P num = pselect(nonneg, e, one);
     const P t = pselect(nonneg, small, big);
