@@ -143,12 +143,16 @@ void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S*
   for (Eigen::Index i = 0; i < n; i += group) {
     const Eigen::Index r = std::min<Eigen::Index>(group, n - i);
     const int packets = int((r + L - 1) / L);
-    for (Eigen::Index k = 0; k < r; ++k) {  // into aligned buffers; padding is x = y = 0
-      xb[k] = x[i + k];
-      yb[k] = y[i + k];
+    if (r == Eigen::Index(packets) * L) {  // whole packets: read the caller's arrays directly
+      kernel.template eval_block<Mode>(x + i, y + i, packets, lb, db);
+    } else {  // the tail, padded with x = y = 0
+      for (Eigen::Index k = 0; k < r; ++k) {
+        xb[k] = x[i + k];
+        yb[k] = y[i + k];
+      }
+      for (Eigen::Index k = r; k < Eigen::Index(packets) * L; ++k) xb[k] = yb[k] = S(0);
+      kernel.template eval_block<Mode>(xb, yb, packets, lb, db);
     }
-    for (Eigen::Index k = r; k < Eigen::Index(packets) * L; ++k) xb[k] = yb[k] = S(0);
-    kernel.template eval_block<Mode>(xb, yb, packets, lb, db);
     for (int k = 0; k < packets; ++k) {
       P l = pload<P>(lb + k * L), d = pload<P>(db + k * L);
       if constexpr (W != Weights::none) {

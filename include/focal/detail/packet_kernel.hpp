@@ -132,8 +132,8 @@ class SigmoidPacketKernel {
     }
   }
 
-  /// Loss and ∂loss/∂x of `packets` packets of logits x and 0/1 targets y (aligned arrays of
-  /// packets·L scalars), into loss and grad. The formulas of eval(), cut into three stages that
+  /// Loss and ∂loss/∂x of `packets` packets of logits x and 0/1 targets y (arrays of
+  /// packets·L scalars, any alignment), into loss and grad (aligned). The formulas of eval(), cut into three stages that
   /// each loop over the packets: one packet's chain (exp, division, log, q^γ) is hundreds of
   /// cycles long, and short independent iterations let the core overlap packets. Intermediates
   /// go through the stack and stay in L1.
@@ -147,10 +147,11 @@ class SigmoidPacketKernel {
     alignas(64) Scalar qs[max_packets * L], qlo[max_packets * L], pts[max_packets * L];
     alignas(64) Scalar nls[max_packets * L], ms[max_packets * L], l1s[max_packets * L];
     const P one = cst<P>(1);
+    const bool alpha_zero = p_.alpha_pos == Scalar(0) || p_.alpha_neg == Scalar(0);
     // Stage 1: z = s·x (FL*: u = γ*·z + β in two words) and e = exp(−|z|).
     for (int k = 0; k < packets; ++k) {
-      const P xv = pload<P>(x + k * L);
-      const P positive = pcmp_eq(pload<P>(y + k * L), one);
+      const P xv = ploadu<P>(x + k * L);
+      const P positive = pcmp_eq(ploadu<P>(y + k * L), one);
       P z = pselect(positive, xv, pnegate(xv));
       P z_lo = pzero(z);
       if constexpr (star) {
@@ -180,14 +181,14 @@ class SigmoidPacketKernel {
     }
     // Stage 3: q^γ, loss and derivative.
     for (int k = 0; k < packets; ++k) {
-      const P positive = pcmp_eq(pload<P>(y + k * L), one);
+      const P positive = pcmp_eq(ploadu<P>(y + k * L), one);
       const P q = pload<P>(qs + k * L), nl = pload<P>(nls + k * L);
       P l, g;
       if constexpr (star) {
         const P z = pload<P>(zs + k * L);
         l = pdiv(nl, cst<P>(p_.star_gamma));
         // γ*·x_t overflowed for a finite x_t: the loss is ≈ −x_t − β/γ*.
-        const P xt = pselect(positive, pload<P>(x + k * L), pnegate(pload<P>(x + k * L)));
+        const P xt = pselect(positive, ploadu<P>(x + k * L), pnegate(ploadu<P>(x + k * L)));
         const P over = pandnot(is_finite(xt), is_finite(l));
         const P limit = psub(pnegate(xt), cst<P>(p_.star_beta / p_.star_gamma));
         l = pselect(pand(over, pcmp_eq(l, l)), limit, l);
@@ -197,10 +198,17 @@ class SigmoidPacketKernel {
         const P qg = focus<Mode>(q, pload<P>(qlo + k * L), pload<P>(ms + k * L),
                                  pload<P>(l1s + k * L));
         const P alpha_t = pselect(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
-        l = weight(alpha_t, pmul(qg, nl));
         const P pt = pload<P>(pts + k * L);
         const P pt_nl = pselect(pcmp_lt(pzero(pt), pt), pmul(pt, nl), pzero(pt));
-        const P gm = weight(alpha_t, pmul(qg, pmadd(cst<P>(p_.gamma), pt_nl, q)));
+        const P lv = pmul(qg, nl), gv = pmul(qg, pmadd(cst<P>(p_.gamma), pt_nl, q));
+        P gm;
+        if (alpha_zero) {  // 0·∞ = 0 only matters where some α_t is exactly 0
+          l = weight(alpha_t, lv);
+          gm = weight(alpha_t, gv);
+        } else {
+          l = pmul(alpha_t, lv);
+          gm = pmul(alpha_t, gv);
+        }
         g = pselect(positive, pnegate(gm), gm);
       }
       pstore(loss + k * L, l);

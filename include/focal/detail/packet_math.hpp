@@ -182,9 +182,10 @@ EIGEN_ALWAYS_INLINE P exp_nonpositive(const P& w) {
     y = pmadd(y, r, cst<P>(1.6666665459e-1f));
     y = pmadd(y, r, cst<P>(5.0000001201e-1f));
     y = padd(cst<P>(1.0f), pmadd(y, r2, r));  // 1 + (r + y r²): the 1 last keeps r's bits
-    const P e = scale_pow2(y, m);
-    // Below −104 (and at −∞) the answer is 0; NaN stays NaN.
-    return pselect(pcmp_lt(w, lowest), pzero(w), pselect(pcmp_eq(w, w), e, w));
+    // No special cases left: below −104 (and at −∞) the clamped argument already gives exactly
+    // 0 (exp(−104) < half the least subnormal), and NaN passes through pmax(w, ·), which keeps
+    // its first operand when either is NaN, and everything after it.
+    return scale_pow2(y, m);
   } else {
     const P lowest = cst<P>(-746.0);  // exp(−746) < half the least subnormal
     const P x0 = pmax(w, lowest);
@@ -206,8 +207,7 @@ EIGEN_ALWAYS_INLINE P exp_nonpositive(const P& w) {
     y = pmadd(y, x, cst<P>(1.0 / 6.0));
     y = pmadd(y, x, cst<P>(0.5));
     y = padd(cst<P>(1.0), pmadd(y, pmul(x, x), x));
-    const P e = scale_pow2(y, m);
-    return pselect(pcmp_lt(w, lowest), pzero(w), pselect(pcmp_eq(w, w), e, w));
+    return scale_pow2(y, m);  // as for float: exp(−746) < half the least subnormal
   }
 }
 
