@@ -25,12 +25,7 @@
 #include "packet_kernel.hpp"
 #include "stable.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "disable_warnings.hpp"
 
 namespace focal {
 namespace detail {
@@ -390,8 +385,6 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
 }  // namespace detail
 }  // namespace focal
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "restore_warnings.hpp"
 
 #endif  // FOCAL_DETAIL_FUSED_HPP

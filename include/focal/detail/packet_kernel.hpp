@@ -17,14 +17,7 @@
 #include "params.hpp"
 #include "stable.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-// GCC 12 reports its own AVX-512 intrinsics as using uninitialized values under -O3
-// (GCC bug 105593); the report lands here when they are inlined into focal's kernels.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "disable_warnings.hpp"
 
 namespace focal {
 namespace detail {
@@ -263,8 +256,6 @@ class SigmoidPacketKernel {
 }  // namespace detail
 }  // namespace focal
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "restore_warnings.hpp"
 
 #endif  // FOCAL_DETAIL_PACKET_KERNEL_HPP

@@ -15,16 +15,7 @@
 
 #include <Eigen/Core>
 
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC warns that vector attributes are ignored when a packet type is a template argument;
-// Eigen silences the same warning internally.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-// GCC 12 reports its own AVX-512 intrinsics as using uninitialized values under -O3
-// (GCC bug 105593); the report lands here when they are inlined into focal's kernels.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "disable_warnings.hpp"
 
 namespace focal {
 namespace detail {
@@ -268,8 +259,6 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
 }  // namespace detail
 }  // namespace focal
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "restore_warnings.hpp"
 
 #endif  // FOCAL_DETAIL_PACKET_MATH_HPP

@@ -18,10 +18,7 @@
 #include "kernel.hpp"
 #include "packet_kernel.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"  // packets as template arguments
-#endif
+#include "disable_warnings.hpp"
 
 namespace focal {
 namespace detail {
@@ -307,9 +304,7 @@ class SigmoidLoss {
 }  // namespace detail
 }  // namespace focal
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "restore_warnings.hpp"
 
 namespace Eigen {
 namespace internal {
