@@ -33,24 +33,6 @@ namespace detail {
 constexpr Eigen::Index chunk_elements = 8192;  // the unit of summation and of threading
 constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers: 3 × 1 KiB of float
 
-/// A chunk's loss total as an unevaluated double-word sum.
-struct ChunkTotal {
-  double hi = 0, lo = 0;
-};
-
-/// Adds chunk totals in order; the result does not depend on who computed them.
-class TotalSum {
- public:
-  void add(const ChunkTotal& t) noexcept {
-    sum_.add(t.hi);
-    if (std::isfinite(t.hi)) sum_.add(t.lo);
-  }
-  double total() const noexcept { return sum_.total(); }
-
- private:
-  CompensatedSum sum_;
-};
-
 /// Per-lane TwoSum accumulation of a chunk's losses (losses are ≥ 0, or +∞, or NaN).
 template <class P>
 class PacketSum {
@@ -65,9 +47,9 @@ class PacketSum {
     c_ = Eigen::internal::padd(c_, e);
   }
 
-  /// Lanes in order, each with its error term (dropped where the lane is ±∞: TwoSum's error
-  /// of ∞ is NaN). Resets the accumulator.
-  ChunkTotal take() {
+  /// The chunk's total: lanes in order, each with its error term (dropped where the lane is
+  /// ±∞: TwoSum's error of ∞ is NaN), summed with compensation. Resets the accumulator.
+  double take() {
     alignas(64) S s[simd::lanes<P>], c[simd::lanes<P>];
     Eigen::internal::pstoreu(s, s_);
     Eigen::internal::pstoreu(c, c_);
@@ -77,7 +59,7 @@ class PacketSum {
       if (std::isfinite(s[i])) sum.add(double(c[i]));
     }
     s_ = c_ = pset_zero();
-    return {sum.total(), 0.0};
+    return sum.total();
   }
 
  private:
@@ -85,17 +67,18 @@ class PacketSum {
   P s_, c_;
 };
 
-/// Runs f(chunk) → ChunkTotal for chunks [0, n) and adds the totals in order, on `threads`
-/// threads (each a contiguous range of chunks) or on this one.
+/// Runs f(chunk) → the chunk's total for chunks [0, n) and adds the totals in order, with
+/// compensation, on `threads` threads (each a contiguous range of chunks) or on this one: the
+/// result does not depend on who computed which chunk.
 template <class F>
 double run_chunks(Eigen::Index n, unsigned threads, F&& f) {
-  TotalSum total;
+  CompensatedSum total;
   if (threads <= 1 || n < 2) {
     for (Eigen::Index c = 0; c < n; ++c) total.add(f(c));
     return total.total();
   }
   const Eigen::Index t = std::min<Eigen::Index>(threads, n);
-  std::vector<ChunkTotal> results(static_cast<std::size_t>(n));
+  std::vector<double> results(static_cast<std::size_t>(n));
   auto work = [&](Eigen::Index k) {
     for (Eigen::Index c = n * k / t; c < n * (k + 1) / t; ++c) {
       results[static_cast<std::size_t>(c)] = f(c);
@@ -106,7 +89,7 @@ double run_chunks(Eigen::Index n, unsigned threads, F&& f) {
   for (Eigen::Index k = 1; k < t; ++k) pool.emplace_back(work, k);
   work(0);
   for (std::thread& th : pool) th.join();
-  for (const ChunkTotal& r : results) total.add(r);
+  for (const double r : results) total.add(r);
   return total.total();
 }
 
@@ -125,7 +108,7 @@ void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S*
   using P = simd::packet_t<S>;
   constexpr int L = simd::lanes<P>;
   constexpr int group = simd::block_packets * L;
-  alignas(64) S xb[group], yb[group], lb[group], db[group];
+  alignas(64) S xb[group], yb[group], wb[group], gb[group], lb[group], db[group];
   const P norm = pset1<P>(normalizer);
   const P wu = pset1<P>(w_uniform);
   // Dividing by the normalizer: Markstein's FMA correction of g·(1/n), correctly rounded like
@@ -138,46 +121,37 @@ void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S*
   for (Eigen::Index i = 0; i < n; i += group) {
     const Eigen::Index r = std::min<Eigen::Index>(group, n - i);
     const int packets = int((r + L - 1) / L);
-    if (r == Eigen::Index(packets) * L) {  // whole packets: read the caller's arrays directly
-      kernel.template eval_block<Mode>(x + i, y + i, packets, lb, db);
-    } else {  // the tail, padded with x = y = 0
-      for (Eigen::Index k = 0; k < r; ++k) {
-        xb[k] = x[i + k];
-        yb[k] = y[i + k];
+    const Eigen::Index padded = Eigen::Index(packets) * L;
+    // Whole packets are read and written in the caller's arrays; the tail goes through stack
+    // buffers padded with x = y = w = 0, whose lanes' losses are dropped and gradients unused.
+    const bool whole = r == padded;
+    const S *xs = x + i, *ys = y + i, *ws = W == Weights::per_element ? w + i : nullptr;
+    S* gs = g + i;
+    if (!whole) {
+      for (Eigen::Index k = 0; k < padded; ++k) {
+        xb[k] = k < r ? x[i + k] : S(0);
+        yb[k] = k < r ? y[i + k] : S(0);
+        if constexpr (W == Weights::per_element) wb[k] = k < r ? w[i + k] : S(0);
       }
-      for (Eigen::Index k = r; k < Eigen::Index(packets) * L; ++k) xb[k] = yb[k] = S(0);
-      kernel.template eval_block<Mode>(xb, yb, packets, lb, db);
+      xs = xb;
+      ys = yb;
+      ws = wb;
+      gs = gb;
     }
+    kernel.template eval_block<Mode>(xs, ys, packets, lb, db);
+    for (Eigen::Index k = r; k < padded; ++k) lb[k] = S(0);
     for (int k = 0; k < packets; ++k) {
       P l = pload<P>(lb + k * L), d = pload<P>(db + k * L);
       if constexpr (W != Weights::none) {
-        const P wv = W == Weights::per_element && (k + 1) * L <= r ? ploadu<P>(w + i + k * L) : wu;
-        P wp = wv;
-        if (W == Weights::per_element && (k + 1) * L > r) {  // the padded packet
-          alignas(64) S wt[L] = {};
-          for (Eigen::Index j = 0; j < r - k * L; ++j) wt[j] = w[i + k * L + j];
-          wp = pload<P>(wt);
-        }
-        l = simd::weight(wp, l);
-        d = simd::weight(wp, d);
+        const P wv = W == Weights::per_element ? ploadu<P>(ws + k * L) : wu;
+        l = simd::weight(wv, l);
+        d = simd::weight(wv, d);
       }
       if (scale) d = markstein ? simd::divide_by(d, norm, inv_p) : pdiv(d, norm);
-      if ((k + 1) * L <= r) {
-        pstoreu(g + i + k * L, d);
-      } else {  // the padded packet: write the real lanes, drop the others' losses
-        pstore(db + k * L, d);
-        pstore(lb + k * L, l);
-        for (Eigen::Index j = 0; j < L; ++j) {
-          if (k * L + j < r) {
-            g[i + k * L + j] = db[k * L + j];
-          } else {
-            lb[k * L + j] = S(0);
-          }
-        }
-        l = pload<P>(lb + k * L);
-      }
+      pstoreu(gs + k * L, d);
       acc.add(l);
     }
+    if (!whole) std::copy(gb, gb + r, g + i);
   }
 }
 

@@ -178,14 +178,12 @@ class SigmoidPacketKernel {
       const P q = pload<P>(qs + k * L), nl = pload<P>(nls + k * L);
       P l, g;
       if constexpr (star) {
-        const P z = pload<P>(zs + k * L);
         l = pdiv(nl, cst<P>(p_.star_gamma));
         // γ*·x_t overflowed for a finite x_t: the loss is ≈ −x_t − β/γ*.
         const P xt = pselect(positive, ploadu<P>(x + k * L), pnegate(ploadu<P>(x + k * L)));
         const P over = pandnot(is_finite(xt), is_finite(l));
         const P limit = psub(pnegate(xt), cst<P>(p_.star_beta / p_.star_gamma));
         l = pselect(pand(over, pcmp_eq(l, l)), limit, l);
-        (void)z;
         g = pselect(positive, pnegate(q), q);
       } else {
         const P qg = focus<Mode>(q, pload<P>(qlo + k * L), pload<P>(ms + k * L),

@@ -41,12 +41,6 @@ EIGEN_ALWAYS_INLINE P cst(scalar_of<P> v) {
   return pset1<P>(v);
 }
 
-/// a·b + c with one rounding where the hardware fuses it (FMA), two otherwise.
-template <class P>
-EIGEN_ALWAYS_INLINE P fma(const P& a, const P& b, const P& c) {
-  return pmadd(a, b, c);
-}
-
 /// a + b = s + err exactly, given |a| ≥ |b| or a = 0 (Fast2Sum).
 template <class P>
 EIGEN_ALWAYS_INLINE void fast_two_sum(const P& a, const P& b, P& s, P& err) {

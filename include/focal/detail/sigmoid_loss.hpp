@@ -213,11 +213,9 @@ class SigmoidLoss {
                 inputs.cols());
     check_shape("grad", grad.rows(), grad.cols(), input_name<Input>(), inputs.rows(),
                 inputs.cols());
-    // Targets are read twice: a vectorized check first, so that grad is untouched when they
-    // are bad (the fused pass could not take back what it wrote).
-    const Scalar* yp = flat_data(targets.derived(), bool(DX::IsRowMajor));
-    if (yp == nullptr || !targets_look_valid(yp, targets.size())) check_targets(targets);
-    check_inputs<Input>(inputs);
+    // Targets are read twice: checked first, so that grad is untouched when they are bad
+    // (the fused pass could not take back what it wrote).
+    check_contents(inputs, targets);
     DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
     const double total = fused_dense<Scalar>(span(normalizer), inputs.derived(),
                                              targets.derived(), out, threads.resolved());
@@ -284,7 +282,16 @@ class SigmoidLoss {
                            const Eigen::DenseBase<DY>& targets) {
     check_shape("targets", targets.rows(), targets.cols(), input_name<Input>(), inputs.rows(),
                 inputs.cols());
-    check_targets(targets);
+    check_contents(inputs, targets);
+  }
+
+  // Targets 0 or 1 (vectorized over contiguous targets; the exact scan, which finds and names
+  // the offender, otherwise or on failure), then probabilities in [0, 1]. Shapes must match.
+  template <class DX, class DY>
+  static void check_contents(const Eigen::DenseBase<DX>& inputs,
+                             const Eigen::DenseBase<DY>& targets) {
+    const Scalar* yp = flat_data(targets.derived(), bool(DX::IsRowMajor));
+    if (yp == nullptr || !targets_look_valid(yp, targets.size())) check_targets(targets);
     check_inputs<Input>(inputs);
   }
 
