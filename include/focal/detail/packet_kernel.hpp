@@ -41,23 +41,23 @@ struct LogisticPacket {
   EIGEN_ALWAYS_INLINE LogisticPacket(const P& z, const P& z_lo, const P& e0) {
     const P one = cst<P>(1);
     const P zero = pzero(z);
-    const P nonneg = pcmp_le(zero, z);  // false for NaN
+    const auto nonneg = less_equal(zero, z);  // false for NaN
     P e = e0;
-    if constexpr (WithLow) e = psub(e, pmul(e, pselect(nonneg, z_lo, pnegate(z_lo))));
+    if constexpr (WithLow) e = psub(e, pmul(e, select(nonneg, z_lo, pnegate(z_lo))));
     const P d = padd(one, e);
     const P d_lo = padd(psub(one, d), e);  // 1 + e = d + d_lo exactly
     const P big = reciprocal_1_to_2(d);    // σ(|z|), within an ulp
     const P small = pmul(e, big);          // σ(−|z|) to an ulp; q_lo below restores the rest
-    const P num = pselect(nonneg, e, one);
-    const P t = pselect(nonneg, small, big);
+    const P num = select(nonneg, e, one);
+    const P t = select(nonneg, small, big);
     // num/(d + d_lo) − t = ((num − t·d) − t·d_lo)/d, with num − t·d exact.
     const P t_lo = pmul(psub(product_residual(num, t, d), pmul(t, d_lo)), big);
     fast_two_sum(t, t_lo, q, q_lo);        // q + q_lo: q now correctly rounded, q_lo exact rest
     l1 = padd(log_1_to_2(d), pmul(d_lo, big));  // log1p(e) = log d + log1p(d_lo/d)
-    pt = pselect(nonneg, big, small);
+    pt = select(nonneg, big, small);
     const P neg_z = WithLow ? psub(pnegate(z), z_lo) : pnegate(z);
-    nl = padd(pselect(nonneg, zero, neg_z), l1);
-    m = pselect(nonneg, z, zero);
+    nl = padd(select(nonneg, zero, neg_z), l1);
+    m = select(nonneg, z, zero);
   }
 };
 
@@ -93,15 +93,15 @@ EIGEN_ALWAYS_INLINE P runtime_pow(const P& q, int k) {
 
 /// |v| < ∞ (false for NaN).
 template <class P>
-EIGEN_ALWAYS_INLINE P is_finite(const P& v) {
-  return pcmp_lt(pabs(v), cst<P>(std::numeric_limits<scalar_of<P>>::infinity()));
+EIGEN_ALWAYS_INLINE mask_t<P> is_finite(const P& v) {
+  return less(pabs(v), cst<P>(std::numeric_limits<scalar_of<P>>::infinity()));
 }
 
 /// α·v with 0·∞ = 0 where α = 0 (kernel.hpp's weight()).
 template <class P>
 EIGEN_ALWAYS_INLINE P weight(const P& a, const P& v) {
-  const P inf = pcmp_eq(pabs(v), cst<P>(std::numeric_limits<scalar_of<P>>::infinity()));
-  return pselect(pand(pcmp_eq(a, pzero(a)), inf), pzero(v), pmul(a, v));  // NaN stays NaN
+  const auto inf = equal(pabs(v), cst<P>(std::numeric_limits<scalar_of<P>>::infinity()));
+  return select(mask_and(equal(a, pzero(a)), inf), pzero(v), pmul(a, v));  // NaN stays NaN
 }
 
 template <class Scalar>
@@ -144,15 +144,15 @@ class SigmoidPacketKernel {
     // Stage 1: z = s·x (FL*: u = γ*·z + β in two words) and e = exp(−|z|).
     for (int k = 0; k < packets; ++k) {
       const P xv = ploadu<P>(x + k * L);
-      const P positive = pcmp_eq(ploadu<P>(y + k * L), one);
-      P z = pselect(positive, xv, pnegate(xv));
+      const auto positive = equal(ploadu<P>(y + k * L), one);
+      P z = select(positive, xv, pnegate(xv));
       P z_lo = pzero(z);
       if constexpr (star) {
         P prod, prod_err, sum_err;
         two_prod(cst<P>(p_.star_gamma), z, prod, prod_err);
         two_sum(prod, cst<P>(p_.star_beta), z, sum_err);
         z_lo = padd(prod_err, sum_err);
-        z_lo = pselect(is_finite(z_lo), z_lo, pzero(z_lo));
+        z_lo = select(is_finite(z_lo), z_lo, pzero(z_lo));
       }
       pstore(zs + k * L, z);
       if constexpr (star) pstore(zlo + k * L, z_lo);
@@ -174,23 +174,23 @@ class SigmoidPacketKernel {
     }
     // Stage 3: q^γ, loss and derivative.
     for (int k = 0; k < packets; ++k) {
-      const P positive = pcmp_eq(ploadu<P>(y + k * L), one);
+      const auto positive = equal(ploadu<P>(y + k * L), one);
       const P q = pload<P>(qs + k * L), nl = pload<P>(nls + k * L);
       P l, g;
       if constexpr (star) {
         l = pdiv(nl, cst<P>(p_.star_gamma));
         // γ*·x_t overflowed for a finite x_t: the loss is ≈ −x_t − β/γ*.
-        const P xt = pselect(positive, ploadu<P>(x + k * L), pnegate(ploadu<P>(x + k * L)));
-        const P over = pandnot(is_finite(xt), is_finite(l));
+        const P xt = select(positive, ploadu<P>(x + k * L), pnegate(ploadu<P>(x + k * L)));
+        const auto over = mask_andnot(is_finite(xt), is_finite(l));
         const P limit = psub(pnegate(xt), cst<P>(p_.star_beta / p_.star_gamma));
-        l = pselect(pand(over, pcmp_eq(l, l)), limit, l);
-        g = pselect(positive, pnegate(q), q);
+        l = select(mask_and(over, equal(l, l)), limit, l);
+        g = select(positive, pnegate(q), q);
       } else {
         const P qg = focus<Mode>(q, pload<P>(qlo + k * L), pload<P>(ms + k * L),
                                  pload<P>(l1s + k * L));
-        const P alpha_t = pselect(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
+        const P alpha_t = select(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
         const P pt = pload<P>(pts + k * L);
-        const P pt_nl = pselect(pcmp_lt(pzero(pt), pt), pmul(pt, nl), pzero(pt));
+        const P pt_nl = select(less(pzero(pt), pt), pmul(pt, nl), pzero(pt));
         const P lv = pmul(qg, nl), gv = pmul(qg, pmadd(cst<P>(p_.gamma), pt_nl, q));
         P gm;
         if (alpha_zero) {  // 0·∞ = 0 only matters where some α_t is exactly 0
@@ -200,7 +200,7 @@ class SigmoidPacketKernel {
           l = pmul(alpha_t, lv);
           gm = pmul(alpha_t, gv);
         }
-        g = pselect(positive, pnegate(gm), gm);
+        g = select(positive, pnegate(gm), gm);
       }
       pstore(loss + k * L, l);
       pstore(grad + k * L, g);
@@ -243,7 +243,7 @@ class SigmoidPacketKernel {
       two_prod(gamma, s, p, p_err);
       const P e = exp_nonpositive(pnegate(p));
       const P c = pmadd(gamma, s_err, p_err);
-      return pselect(is_finite(c), psub(e, pmul(e, c)), e);
+      return select(is_finite(c), psub(e, pmul(e, c)), e);
     }
   }
 

@@ -41,6 +41,88 @@ EIGEN_ALWAYS_INLINE P cst(scalar_of<P> v) {
   return pset1<P>(v);
 }
 
+/// Lane masks: AVX-512's k-registers for 512-bit packets, Eigen's all-ones vector masks
+/// elsewhere. Eigen's AVX-512 pcmp_* widen their k-mask to a vector and pselect narrows it
+/// back: two extra instructions per select, which a kernel of selects pays in every packet.
+template <class P>
+struct MaskOf {
+  using type = P;
+};
+#if defined(EIGEN_VECTORIZE_AVX512)
+template <>
+struct MaskOf<Packet16f> {
+  using type = __mmask16;
+};
+template <>
+struct MaskOf<Packet8d> {
+  using type = __mmask8;
+};
+#endif
+template <class P>
+using mask_t = typename MaskOf<P>::type;
+
+template <class P>
+constexpr bool k_masks = !std::is_same<mask_t<P>, P>::value;
+
+#if defined(EIGEN_VECTORIZE_AVX512)
+#define FOCAL_DETAIL_CMP(name, eigen, predicate)                                           \
+  template <class P>                                                                        \
+  EIGEN_ALWAYS_INLINE mask_t<P> name(const P& a, const P& b) {                              \
+    if constexpr (std::is_same<P, Packet16f>::value) {                                      \
+      return _mm512_cmp_ps_mask(a, b, predicate);                                           \
+    } else if constexpr (std::is_same<P, Packet8d>::value) {                                \
+      return _mm512_cmp_pd_mask(a, b, predicate);                                           \
+    } else {                                                                                \
+      return eigen(a, b);                                                                   \
+    }                                                                                       \
+  }
+#else
+#define FOCAL_DETAIL_CMP(name, eigen, predicate)                                           \
+  template <class P>                                                                        \
+  EIGEN_ALWAYS_INLINE mask_t<P> name(const P& a, const P& b) {                              \
+    return eigen(a, b);                                                                     \
+  }
+#endif
+/// a < b, a ≤ b, a = b: false where either is NaN (ordered, quiet), as Eigen's pcmp_*.
+FOCAL_DETAIL_CMP(less, pcmp_lt, _CMP_LT_OQ)
+FOCAL_DETAIL_CMP(less_equal, pcmp_le, _CMP_LE_OQ)
+FOCAL_DETAIL_CMP(equal, pcmp_eq, _CMP_EQ_OQ)
+#undef FOCAL_DETAIL_CMP
+
+/// m ? a : b, lane by lane.
+template <class P>
+EIGEN_ALWAYS_INLINE P select(const mask_t<P>& m, const P& a, const P& b) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_mask_blend_ps(m, b, a);
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_mask_blend_pd(m, b, a);
+  } else {
+    return pselect(m, a, b);
+  }
+#else
+  return pselect(m, a, b);
+#endif
+}
+
+/// a ∧ b and a ∧ ¬b on masks.
+template <class M>
+EIGEN_ALWAYS_INLINE M mask_and(const M& a, const M& b) {
+  if constexpr (std::is_integral<M>::value) {
+    return M(a & b);
+  } else {
+    return pand(a, b);
+  }
+}
+template <class M>
+EIGEN_ALWAYS_INLINE M mask_andnot(const M& a, const M& b) {
+  if constexpr (std::is_integral<M>::value) {
+    return M(a & ~b);
+  } else {
+    return pandnot(a, b);
+  }
+}
+
 /// a + b = s + err exactly, given |a| ≥ |b| or a = 0 (Fast2Sum).
 template <class P>
 EIGEN_ALWAYS_INLINE void fast_two_sum(const P& a, const P& b, P& s, P& err) {
@@ -203,9 +285,9 @@ template <class P>
 EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
   using S = scalar_of<P>;
   if constexpr (std::is_same<S, float>::value) {
-    const P upper = pcmp_lt(cst<P>(1.41421356237f), d);      // d > √2: log d = log(d/2) + ln 2
-    const P k = pand(upper, cst<P>(1.0f));
-    const P x = psub(pselect(upper, pmul(d, cst<P>(0.5f)), d), cst<P>(1.0f));  // exact
+    const auto upper = less(cst<P>(1.41421356237f), d);  // d > √2: log d = log(d/2) + ln 2
+    const P k = select(upper, cst<P>(1.0f), pzero(d));
+    const P x = psub(select(upper, pmul(d, cst<P>(0.5f)), d), cst<P>(1.0f));  // exact
     const P z = pmul(x, x);
     P y = pmadd(cst<P>(7.0376836292e-2f), x, cst<P>(-1.1514610310e-1f));
     y = pmadd(y, x, cst<P>(1.1676998740e-1f));
@@ -224,9 +306,9 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
     // carried in two words (u = m − 1 exact, m + 1 = v + v_lo exact, residual exact): the
     // division's rounding then costs nothing. Series to s^21 (truncation < 0.1 ulp).
     const P one = cst<P>(1.0);
-    const P upper = pcmp_lt(cst<P>(1.4142135623730951), d);
-    const P k = pand(upper, one);
-    const P m = pselect(upper, pmul(d, cst<P>(0.5)), d);
+    const auto upper = less(cst<P>(1.4142135623730951), d);
+    const P k = select(upper, one, pzero(d));
+    const P m = select(upper, pmul(d, cst<P>(0.5)), d);
     const P u = psub(m, one);
     P v, v_lo;
     two_sum(m, one, v, v_lo);
