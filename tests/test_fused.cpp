@@ -73,6 +73,34 @@ TEMPLATE_TEST_CASE("the fused pass equals the per-element calls at every size", 
   }
 }
 
+TEMPLATE_TEST_CASE("the fused gradient is derivative / normalizer bit for bit over the whole range",
+                   "[fused]", float, double) {
+  // Every binade, a grid through the saturated tails (where gradients go subnormal), and both
+  // targets, for every loss: the fused pass divides by the normalizer with a reciprocal and a
+  // correction, which must round exactly as the division does, subnormal results included.
+  using S = TestType;
+  std::vector<S> grid = support::logit_grid<S>(8, 1);
+  for (S x = -S(800); x <= S(800); x += S(1) / 8) grid.push_back(x);
+  const Eigen::Index n = Eigen::Index(grid.size());
+  Eigen::Array<S, Eigen::Dynamic, 1> x(2 * n), y(2 * n), g(2 * n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    x[2 * i] = x[2 * i + 1] = grid[std::size_t(i)];
+    y[2 * i] = S(0);
+    y[2 * i + 1] = S(1);
+  }
+  for (const support::Spec& spec : support::all_specs()) {
+    support::with_loss<S, focal::Logits>(spec, [&](const auto& loss) {
+      for (const S normalizer : {S(1), S(3), S(7), S(0.3), S(1000), S(123457)}) {
+        loss.value_and_gradient(x, y, g, normalizer);
+        for (Eigen::Index i = 0; i < 2 * n; ++i) {
+          INFO(spec.name() << ", normalizer " << normalizer << ", x = " << x[i] << ", y = " << y[i]);
+          REQUIRE(g[i] == loss.derivative(x[i], y[i]) / normalizer);
+        }
+      }
+    });
+  }
+}
+
 TEMPLATE_TEST_CASE("results are bitwise identical for any thread count", "[fused][threads]",
                    float, double) {
   using S = TestType;
