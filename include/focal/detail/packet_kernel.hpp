@@ -55,8 +55,8 @@ struct LogisticPacket {
     fast_two_sum(t, t_lo, q, q_lo);        // q + q_lo: q now correctly rounded, q_lo exact rest
     l1 = padd(log_1_to_2(d), pmul(d_lo, big));  // log1p(e) = log d + log1p(d_lo/d)
     pt = select(nonneg, big, small);
-    const P neg_z = WithLow ? psub(pnegate(z), z_lo) : pnegate(z);
-    nl = padd(select(nonneg, zero, neg_z), l1);
+    // nl = softplus(−z) = max(−z, 0) + log1p(e): l1 − z where z < 0 (NaN: l1 is NaN already).
+    nl = subtract_where(less(z, zero), l1, WithLow ? padd(z, z_lo) : z);
     m = select(nonneg, z, zero);
   }
 };
@@ -144,8 +144,7 @@ class SigmoidPacketKernel {
     // Stage 1: z = s·x (FL*: u = γ*·z + β in two words) and e = exp(−|z|).
     for (int k = 0; k < packets; ++k) {
       const P xv = ploadu<P>(x + k * L);
-      const auto positive = equal(ploadu<P>(y + k * L), one);
-      P z = select(positive, xv, pnegate(xv));
+      P z = negate_where(not_equal(ploadu<P>(y + k * L), one), xv);  // x_t: −x unless y = 1
       P z_lo = pzero(z);
       if constexpr (star) {
         P prod, prod_err, sum_err;
@@ -156,7 +155,7 @@ class SigmoidPacketKernel {
       }
       pstore(zs + k * L, z);
       if constexpr (star) pstore(zlo + k * L, z_lo);
-      pstore(es + k * L, exp_nonpositive(pnegate(pabs(z))));
+      pstore(es + k * L, star ? exp_nonpositive(pnegate(pabs(z))) : exp_clamped(neg_abs_clamped(xv)));
     }
     // Stage 2: the logistic terms (LogisticPacket) and log1p(e).
     for (int k = 0; k < packets; ++k) {
@@ -190,7 +189,8 @@ class SigmoidPacketKernel {
                                  pload<P>(l1s + k * L));
         const P alpha_t = select(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
         const P pt = pload<P>(pts + k * L);
-        const P pt_nl = select(less(pzero(pt), pt), pmul(pt, nl), pzero(pt));
+        // p_t·nl, 0 where p_t = 0 and nl = ∞ (z = −∞): nl capped at the largest finite value.
+        const P pt_nl = pmul(pt, pmin(nl, cst<P>(std::numeric_limits<Scalar>::max())));
         const P lv = pmul(qg, nl), gv = pmul(qg, pmadd(cst<P>(p_.gamma), pt_nl, q));
         P gm;
         if (alpha_zero) {  // 0·∞ = 0 only matters where some α_t is exactly 0
@@ -200,7 +200,7 @@ class SigmoidPacketKernel {
           l = pmul(alpha_t, lv);
           gm = pmul(alpha_t, gv);
         }
-        g = select(positive, pnegate(gm), gm);
+        g = negate_where(positive, gm);
       }
       pstore(loss + k * L, l);
       pstore(grad + k * L, g);

@@ -10,6 +10,7 @@
 // exact down to the last subnormal. Float uses the Cephes polynomial Eigen uses, double a
 // Taylor polynomial; the reduction keeps the full range and the scaling is Eigen's exact pldexp.
 
+#include <cmath>
 #include <limits>
 #include <type_traits>
 
@@ -89,6 +90,22 @@ FOCAL_DETAIL_CMP(less_equal, pcmp_le, _CMP_LE_OQ)
 FOCAL_DETAIL_CMP(equal, pcmp_eq, _CMP_EQ_OQ)
 #undef FOCAL_DETAIL_CMP
 
+/// a ≠ b: true where either is NaN (unordered).
+template <class P>
+EIGEN_ALWAYS_INLINE mask_t<P> not_equal(const P& a, const P& b) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ);
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_cmp_pd_mask(a, b, _CMP_NEQ_UQ);
+  } else {
+    return pandnot(ptrue(a), pcmp_eq(a, b));
+  }
+#else
+  return pandnot(ptrue(a), pcmp_eq(a, b));
+#endif
+}
+
 /// m ? a : b, lane by lane.
 template <class P>
 EIGEN_ALWAYS_INLINE P select(const mask_t<P>& m, const P& a, const P& b) {
@@ -121,6 +138,38 @@ EIGEN_ALWAYS_INLINE M mask_andnot(const M& a, const M& b) {
   } else {
     return pandnot(a, b);
   }
+}
+
+/// m ? −v : v (a masked sign flip on AVX-512).
+template <class P>
+EIGEN_ALWAYS_INLINE P negate_where(const mask_t<P>& m, const P& v) {
+#if defined(EIGEN_VECTORIZE_AVX512DQ)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_mask_xor_ps(v, m, v, _mm512_set1_ps(-0.0f));
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_mask_xor_pd(v, m, v, _mm512_set1_pd(-0.0));
+  } else {
+    return select(m, pnegate(v), v);
+  }
+#else
+  return select(m, pnegate(v), v);
+#endif
+}
+
+/// m ? a − b : a (one masked subtraction on AVX-512).
+template <class P>
+EIGEN_ALWAYS_INLINE P subtract_where(const mask_t<P>& m, const P& a, const P& b) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_mask_sub_ps(a, m, a, b);
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_mask_sub_pd(a, m, a, b);
+  } else {
+    return select(m, psub(a, b), a);
+  }
+#else
+  return select(m, psub(a, b), a);
+#endif
 }
 
 /// a + b = s + err exactly, given |a| ≥ |b| or a = 0 (Fast2Sum).
@@ -213,31 +262,65 @@ EIGEN_ALWAYS_INLINE P reciprocal_1_to_2(const P& d) {
   return pdiv(cst<P>(1), d);
 }
 
+/// Whether every lane of a mask is set.
+template <class M>
+EIGEN_ALWAYS_INLINE bool mask_all(const M& m) {
+  if constexpr (std::is_integral<M>::value) {
+    return m == M(~M(0));
+  } else {
+    return !predux_any(pandnot(ptrue(m), m));
+  }
+}
+
 /// a/b correctly rounded, given r = RN(1/b) for a normal b. For double with FMA: the estimate
 /// a·r corrected by its exact residual (Markstein), three FMAs instead of a division that
-/// costs ~16 cycles of divider per AVX-512 packet (measured: 40 → 30 ms for 4M doubles);
-/// float keeps the division, which measured faster.
+/// costs ~16 cycles of divider per AVX-512 packet (measured: 40 → 30 ms for 4M doubles).
+/// The residual is exact only while it stays clear of the subnormal range, so packets with a
+/// lane below 2^(emin + 2·digits) (or above 2^(emax − 2), ∞ and NaN included) take the
+/// division: a branch that real gradients almost never take. Float keeps the division, which
+/// measured as fast.
 template <class P>
 EIGEN_ALWAYS_INLINE P divide_by(const P& a, const P& b, const P& r) {
 #if defined(__FMA__)
-  if constexpr (std::is_same<scalar_of<P>, double>::value) {
+  using S = scalar_of<P>;
+  if constexpr (std::is_same<S, double>::value) {
+    constexpr int emin = std::numeric_limits<S>::min_exponent - 1;  // −1022
+    constexpr int emax = std::numeric_limits<S>::max_exponent - 1;  // 1023
+    constexpr int digits = std::numeric_limits<S>::digits;
     const P q = pmul(a, r);
-    const P rem = pmadd(pnegate(q), b, a);  // exact
-    return pmadd(rem, r, q);
+    const P rem = pmadd(pnegate(q), b, a);  // exact, in the range below
+    const P result = pmadd(rem, r, q);
+    const P magnitude = pabs(a);
+    const auto safe = mask_and(less_equal(cst<P>(std::ldexp(S(1), emin + 2 * digits)), magnitude),
+                               less_equal(magnitude, cst<P>(std::ldexp(S(1), emax - 2))));
+    return mask_all(safe) ? result : select(safe, result, pdiv(a, b));
   }
 #endif
   (void)r;
   return pdiv(a, b);
 }
 
-/// exp(w) for w ≤ 0 (and −∞ → 0, NaN → NaN), accurate to about an ulp over the whole range,
-/// subnormal results included (rounded once, by the last factor of pldexp).
+/// Below this, exp is less than half the least subnormal: its result is exactly 0.
+template <class S>
+constexpr S exp_lowest() {
+  return std::is_same<S, float>::value ? S(-104) : S(-746);
+}
+
+/// max(−|v|, exp_lowest), NaN → NaN: the argument of exp(−|z|), clamped where it no longer
+/// matters, in two instructions (the sign bit set, then pmax, which keeps a NaN first operand;
+/// AVX-512's one-instruction vrange would drop the NaN).
 template <class P>
-EIGEN_ALWAYS_INLINE P exp_nonpositive(const P& w) {
+EIGEN_ALWAYS_INLINE P neg_abs_clamped(const P& v) {
+  using S = scalar_of<P>;
+  return pmax(por(v, cst<P>(S(-0.0))), cst<P>(exp_lowest<S>()));
+}
+
+/// exp(x) for x in [exp_lowest, 0] (and NaN → NaN), accurate to about an ulp, subnormal
+/// results included (rounded once, by the scaling).
+template <class P>
+EIGEN_ALWAYS_INLINE P exp_clamped(const P& x) {
   using S = scalar_of<P>;
   if constexpr (std::is_same<S, float>::value) {
-    const P lowest = cst<P>(-104.0f);  // exp(−104) < half the least subnormal: the result is 0
-    const P x = pmax(w, lowest);
     const P m = pfloor(pmadd(x, cst<P>(1.44269504088896341f), cst<P>(0.5f)));
     // r = x − m·ln 2 in two steps (Cody–Waite): m·0.693359375 is exact.
     P r = pmadd(m, cst<P>(-0.693359375f), x);
@@ -249,33 +332,37 @@ EIGEN_ALWAYS_INLINE P exp_nonpositive(const P& w) {
     y = pmadd(y, r, cst<P>(1.6666665459e-1f));
     y = pmadd(y, r, cst<P>(5.0000001201e-1f));
     y = padd(cst<P>(1.0f), pmadd(y, r2, r));  // 1 + (r + y r²): the 1 last keeps r's bits
-    // No special cases left: below −104 (and at −∞) the clamped argument already gives exactly
-    // 0 (exp(−104) < half the least subnormal), and NaN passes through pmax(w, ·), which keeps
-    // its first operand when either is NaN, and everything after it.
     return scale_pow2(y, m);
   } else {
-    const P lowest = cst<P>(-746.0);  // exp(−746) < half the least subnormal
-    const P x0 = pmax(w, lowest);
-    const P m = pfloor(pmadd(x0, cst<P>(1.4426950408889634073599), cst<P>(0.5)));
-    P x = psub(x0, pmul(m, cst<P>(0.693145751953125)));  // exact: few bits in the constant
-    x = psub(x, pmul(m, cst<P>(1.42860682030941723212e-6)));
-    // exp(x) on |x| ≤ ln2/2 by its Taylor series to x^13 (truncation below 0.05 ulp), in
-    // Horner form, as 1 + (x + x²·P(x)) with the 1 added last. No division, unlike Cephes' Padé.
+    const P m = pfloor(pmadd(x, cst<P>(1.4426950408889634073599), cst<P>(0.5)));
+    P r = psub(x, pmul(m, cst<P>(0.693145751953125)));  // exact: few bits in the constant
+    r = psub(r, pmul(m, cst<P>(1.42860682030941723212e-6)));
+    // exp(r) on |r| ≤ ln2/2 by its Taylor series to x^13 (truncation below 0.05 ulp), in
+    // Horner form, as 1 + (r + r²·P(r)) with the 1 added last. No division, unlike Cephes' Padé.
     P y = cst<P>(1.0 / 6227020800.0);                    // 1/13!
-    y = pmadd(y, x, cst<P>(1.0 / 479001600.0));          // 1/12!
-    y = pmadd(y, x, cst<P>(1.0 / 39916800.0));
-    y = pmadd(y, x, cst<P>(1.0 / 3628800.0));
-    y = pmadd(y, x, cst<P>(1.0 / 362880.0));
-    y = pmadd(y, x, cst<P>(1.0 / 40320.0));
-    y = pmadd(y, x, cst<P>(1.0 / 5040.0));
-    y = pmadd(y, x, cst<P>(1.0 / 720.0));
-    y = pmadd(y, x, cst<P>(1.0 / 120.0));
-    y = pmadd(y, x, cst<P>(1.0 / 24.0));
-    y = pmadd(y, x, cst<P>(1.0 / 6.0));
-    y = pmadd(y, x, cst<P>(0.5));
-    y = padd(cst<P>(1.0), pmadd(y, pmul(x, x), x));
-    return scale_pow2(y, m);  // as for float: exp(−746) < half the least subnormal
+    y = pmadd(y, r, cst<P>(1.0 / 479001600.0));          // 1/12!
+    y = pmadd(y, r, cst<P>(1.0 / 39916800.0));
+    y = pmadd(y, r, cst<P>(1.0 / 3628800.0));
+    y = pmadd(y, r, cst<P>(1.0 / 362880.0));
+    y = pmadd(y, r, cst<P>(1.0 / 40320.0));
+    y = pmadd(y, r, cst<P>(1.0 / 5040.0));
+    y = pmadd(y, r, cst<P>(1.0 / 720.0));
+    y = pmadd(y, r, cst<P>(1.0 / 120.0));
+    y = pmadd(y, r, cst<P>(1.0 / 24.0));
+    y = pmadd(y, r, cst<P>(1.0 / 6.0));
+    y = pmadd(y, r, cst<P>(0.5));
+    y = padd(cst<P>(1.0), pmadd(y, pmul(r, r), r));
+    return scale_pow2(y, m);
   }
+}
+
+/// exp(w) for w ≤ 0 (and −∞ → 0, NaN → NaN), accurate to about an ulp over the whole range,
+/// subnormal results included.
+template <class P>
+EIGEN_ALWAYS_INLINE P exp_nonpositive(const P& w) {
+  // Below exp_lowest (and at −∞) the clamped argument gives exactly 0, and NaN passes through
+  // pmax(w, ·), which keeps its first operand when either is NaN, and everything after it.
+  return exp_clamped(pmax(w, cst<P>(exp_lowest<scalar_of<P>>())));
 }
 
 /// log(d) for d in [1, 2] (and NaN → NaN), the only logarithm the logit kernel needs. Float:
