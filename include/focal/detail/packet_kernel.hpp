@@ -53,7 +53,7 @@ struct LogisticPacket {
     // num/(d + d_lo) − t = ((num − t·d) − t·d_lo)/d, with num − t·d exact.
     const P t_lo = pmul(psub(product_residual(num, t, d), pmul(t, d_lo)), big);
     fast_two_sum(t, t_lo, q, q_lo);        // q + q_lo: q now correctly rounded, q_lo exact rest
-    l1 = padd(log_1_to_2(d), pmul(d_lo, big));  // log1p(e) = log d + log1p(d_lo/d)
+    l1 = log1p_split(d, d_lo, big);  // log1p(e) = log d + log1p(d_lo/d) ≈ log d + d_lo/d
     pt = select(nonneg, big, small);
     // nl = softplus(−z) = max(−z, 0) + log1p(e): l1 − z where z < 0 (NaN: l1 is NaN already).
     nl = subtract_where(less(z, zero), l1, WithLow ? padd(z, z_lo) : z);
