@@ -172,6 +172,34 @@ EIGEN_ALWAYS_INLINE P subtract_where(const mask_t<P>& m, const P& a, const P& b)
 #endif
 }
 
+/// c − a·b with one rounding where the target has FMA (Eigen's pnegate is 0 − a, which the
+/// compiler cannot fold into vfnmadd), else c + (−a)·b as Eigen's pmadd computes it.
+template <class P>
+EIGEN_ALWAYS_INLINE P nmadd(const P& a, const P& b, const P& c) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_fnmadd_ps(a, b, c);
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_fnmadd_pd(a, b, c);
+  }
+#endif
+#if defined(EIGEN_VECTORIZE_FMA) && defined(EIGEN_VECTORIZE_AVX)
+  if constexpr (std::is_same<P, Packet8f>::value) {
+    return _mm256_fnmadd_ps(a, b, c);
+  } else if constexpr (std::is_same<P, Packet4d>::value) {
+    return _mm256_fnmadd_pd(a, b, c);
+  }
+#endif
+#if defined(EIGEN_VECTORIZE_FMA) && defined(EIGEN_VECTORIZE_SSE)
+  if constexpr (std::is_same<P, Packet4f>::value) {
+    return _mm_fnmadd_ps(a, b, c);
+  } else if constexpr (std::is_same<P, Packet2d>::value) {
+    return _mm_fnmadd_pd(a, b, c);
+  }
+#endif
+  return pmadd(pnegate(a), b, c);
+}
+
 /// a + b = s + err exactly, given |a| ≥ |b| or a = 0 (Fast2Sum).
 template <class P>
 EIGEN_ALWAYS_INLINE void fast_two_sum(const P& a, const P& b, P& s, P& err) {
@@ -207,7 +235,7 @@ EIGEN_ALWAYS_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
 template <class P>
 EIGEN_ALWAYS_INLINE P product_residual(const P& n, const P& t, const P& d) {
 #if defined(__FMA__)
-  return pmadd(pnegate(t), d, n);  // fused: n − t·d in one rounding
+  return nmadd(t, d, n);  // fused: n − t·d in one rounding
 #else
   P p, err;
   two_prod(t, d, p, err);
@@ -288,7 +316,7 @@ EIGEN_ALWAYS_INLINE P divide_by(const P& a, const P& b, const P& r) {
     constexpr int emax = std::numeric_limits<S>::max_exponent - 1;  // 1023
     constexpr int digits = std::numeric_limits<S>::digits;
     const P q = pmul(a, r);
-    const P rem = pmadd(pnegate(q), b, a);  // exact, in the range below
+    const P rem = nmadd(q, b, a);  // exact, in the range below
     const P result = pmadd(rem, r, q);
     const P magnitude = pabs(a);
     const auto safe = mask_and(less_equal(cst<P>(std::ldexp(S(1), emin + 2 * digits)), magnitude),
