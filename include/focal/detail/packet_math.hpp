@@ -451,8 +451,8 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
 /// rounded to a multiple of 1/16 (|r| ≤ 1/17, c·d on a 2^-27 grid); log d = log(1/c) + log1p(r)
 /// with log(1/c) from a 9-entry table in two words, log1p(r) = r + r²·P(r) (degree-4 minimax P,
 /// relative error 0.004·2^-24), and log(1/c) + r summed exactly (Fast2Sum: |log(1/c)| ≥ 1/17 or
-/// 0), so one rounding ends it: 17 instructions instead of 21, no less accurate. Elsewhere,
-/// log_1_to_2(d).
+/// 0), so one rounding ends it: 17 instructions instead of 21, no less accurate. Double alike,
+/// without log_1_to_2's division. Elsewhere, log_1_to_2(d).
 template <class P>
 EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
 #if defined(EIGEN_VECTORIZE_AVX512)
@@ -477,6 +477,37 @@ EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
     y = pmadd(y, r, cst<P>(0.3333325982093811f));
     y = pmadd(y, r, cst<P>(-0.5f));
     y = pmadd(y, pmul(r, r), log_lo);  // r²·P(r) + the table's low word
+    P s, s_err;
+    fast_two_sum(log_hi, r, s, s_err);
+    return padd(s, padd(s_err, pmadd(d_lo, inv_d, y)));
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    // The same for double: c·d on a 2^-56 grid, r exact in 52 bits; P of degree 10 (relative
+    // error 0.002·2^-53); the 9 entries from two registers (vpermt2pd reads 4 index bits).
+    // No division, where log_1_to_2 needs one.
+    const P c = _mm512_roundscale_pd(inv_d, (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
+    const P r = pmadd(d, c, cst<P>(-1.0));
+    const __m512i j = _mm512_srli_epi64(_mm512_castpd_si512(c), 49);
+    const P log_hi = _mm512_permutex2var_pd(
+        _mm512_setr_pd(0.6931471805599453, 0.5753641449035618, 0.4700036292457356,
+                       0.3746934494414107, 0.2876820724517809, 0.2076393647782445,
+                       0.13353139262452263, 0.06453852113757118),
+        j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
+    const P log_lo = _mm512_permutex2var_pd(
+        _mm512_setr_pd(2.3190468138462996e-17, 5.214321232885128e-17, -2.3229412495470032e-17,
+                       -3.9243112288632396e-18, 2.607160616442564e-17, 1.2053243216686129e-17,
+                       -3.664457663660085e-18, -6.470486661692933e-18),
+        j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
+    P y = pmadd(cst<P>(-0.08412310281403275), r, cst<P>(0.09169827163376812));
+    y = pmadd(y, r, cst<P>(-0.0999966790306496));
+    y = pmadd(y, r, cst<P>(0.11110811031481257));
+    y = pmadd(y, r, cst<P>(-0.12500000661843239));
+    y = pmadd(y, r, cst<P>(0.14285714803218127));
+    y = pmadd(y, r, cst<P>(-0.16666666666039168));
+    y = pmadd(y, r, cst<P>(0.19999999999610618));
+    y = pmadd(y, r, cst<P>(-0.25000000000000244));
+    y = pmadd(y, r, cst<P>(0.33333333333333426));
+    y = pmadd(y, r, cst<P>(-0.5));
+    y = pmadd(y, pmul(r, r), log_lo);
     P s, s_err;
     fast_two_sum(log_hi, r, s, s_err);
     return padd(s, padd(s_err, pmadd(d_lo, inv_d, y)));
