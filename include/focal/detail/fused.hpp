@@ -115,8 +115,8 @@ enum class Weights { none, uniform, per_element };
 /// Runs eval_block over groups of block_packets packets; the tail (n not a multiple of the
 /// packet size) is padded into a full packet, so every element goes through the same
 /// instructions.
-template <int Mode, Weights W, class S>
-void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S* y, const S* w,
+template <int Mode, Weights W, class S, class Input>
+void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, const S* y, const S* w,
                 S w_uniform, S* g, Eigen::Index n, S normalizer,
                 PacketSum<simd::packet_t<S>>& acc) {
   using namespace Eigen::internal;
@@ -173,12 +173,12 @@ void fused_span(const simd::SigmoidPacketKernel<S>& kernel, const S* x, const S*
 template <Weights W>
 using weights_tag = std::integral_constant<Weights, W>;
 
-/// Spans through the packet kernel (logits, vectorized builds). The focusing mode and the
-/// scaling are dispatched here, per span, so that the drivers around it are compiled once per
-/// argument type rather than once per mode.
-template <class S>
+/// Spans through the packet kernel (vectorized builds). The focusing mode and the scaling are
+/// dispatched here, per span, so that the drivers around it are compiled once per argument
+/// type rather than once per mode.
+template <class S, class Input = Logits>
 struct PacketSpans {
-  simd::SigmoidPacketKernel<S> kernel;
+  simd::SigmoidPacketKernel<S, Input> kernel;
   S normalizer;
 
   template <Weights W>
@@ -190,8 +190,8 @@ struct PacketSpans {
   }
 };
 
-/// Spans through the scalar kernel (probabilities, or builds without SIMD for S): the same
-/// chunks and summation, one element at a time.
+/// Spans through the scalar kernel (builds without SIMD for S): the same chunks and summation,
+/// one element at a time.
 template <class S, class Input>
 struct ScalarSpans {
   SigmoidKernel<S, Input> kernel;

@@ -14,6 +14,7 @@
 
 #include "../input.hpp"
 #include "packet_kernel.hpp"
+#include "probability_kernel.hpp"
 #include "params.hpp"
 #include "stable.hpp"
 
@@ -95,7 +96,6 @@ class SigmoidKernel {
   /// Loss and/or ∂loss/∂x at input x with target positive (y = 1) or not (y = 0).
   template <bool WantLoss, bool WantGrad>
   void eval(Scalar x, bool positive, Scalar& loss, Scalar& grad) const noexcept {
-    const Scalar alpha_t = positive ? p_.alpha_pos : p_.alpha_neg;
     if constexpr (std::is_same<Input, Logits>::value && simd::vectorized<Scalar>) {
       // The packet kernel on one lane: the same bits as the vectorized array calls.
       simd::SigmoidPacketKernel<Scalar>(p_).template eval_one<WantLoss, WantGrad>(x, positive,
@@ -105,6 +105,7 @@ class SigmoidKernel {
         eval_star<WantLoss, WantGrad>(x, positive, loss, grad);
         return;
       }
+      const Scalar alpha_t = positive ? p_.alpha_pos : p_.alpha_neg;
       const Scalar z = positive ? x : -x;  // z = s·x, p_t = σ(z)
       const LogisticTerms<Scalar> t(z);
       const Scalar qg = focus_logit(t);
@@ -117,33 +118,12 @@ class SigmoidKernel {
         const Scalar g = weight(alpha_t, qg * (p_.gamma * pt_nl + t.q));
         grad = positive ? -g : g;  // dz/dx = s
       }
+    } else if constexpr (simd::packet_kernel_for<Scalar, Probabilities>) {
+      // Probabilities: the packet kernel on one lane, as for logits.
+      simd::SigmoidPacketKernel<Scalar, Probabilities>(p_).template eval_one<WantLoss, WantGrad>(
+          x, positive, loss, grad);
     } else {
-      const Scalar p = x;
-      // The smaller of p_t and q is exact (it is p, or 1 − p with p ≥ 1/2, Sterbenz); the
-      // larger is ≥ 1/2, so rounding it costs half an ulp at most.
-      const Scalar pt = positive ? p : Scalar(1) - p;
-      const Scalar q = positive ? Scalar(1) - p : p;
-      const Scalar q_lo = positive ? -p - (q - Scalar(1)) : Scalar(0);  // 1 − p = q + q_lo
-      const Scalar nl = pt >= Scalar(0.5) ? -std::log1p(-q) : -std::log(pt);  // −log p_t
-      Scalar qg;
-      if (p_.int_gamma >= 0) {
-        qg = int_pow_dw(q, q_lo, p_.int_gamma);
-      } else {
-        const Scalar pw = std::pow(q, p_.gamma);  // (q + q_lo)^γ = q^γ (1 + γ q_lo/q + …)
-        qg = q_lo == Scalar(0) ? pw : pw + p_.gamma * (q_lo / q) * pw;
-      }
-      if constexpr (WantLoss) loss = weight(alpha_t, qg * nl);
-      if constexpr (WantGrad) {
-        // dFL/dp_t = −α_t q^γ (γ (−log p_t)/q + 1/p_t); (−log p_t)/q → 1 as q → 0, which
-        // gives 0 at p_t = 1 for γ > 0 and −α_t for γ = 0; at p_t = 0 it is −∞·α_t.
-        const Scalar r = q > Scalar(0) ? nl / q : Scalar(1);
-        const Scalar focus = p_.gamma > Scalar(0) ? p_.gamma * r : Scalar(0);
-        // α_t q^γ / p_t rather than α_t·(1/p_t): 1/p_t overflows for subnormal p_t where the
-        // product does not. c = 0 only if α_t = 0 (q^γ = 0 needs p_t = 1): then 0, not 0/0.
-        const Scalar c = alpha_t * qg;
-        const Scalar g = weight(alpha_t, qg * focus) + (c == Scalar(0) ? Scalar(0) : c / pt);
-        grad = positive ? -g : g;  // dp_t/dp = s
-      }
+      probability_eval<WantLoss, WantGrad>(p_, x, positive, loss, grad);
     }
   }
 

@@ -5,16 +5,19 @@
 // for step, with exp from packet_math.hpp and log1p(e) = log(d) + d_lo/d from the exact split
 // 1 + e = d + d_lo (so one exp and one log per element). The focusing mode (γ = 0…5, another
 // integer, non-integer, FL*) is a template parameter, dispatched once per call outside the
-// loops. Per-element calls run this same code on a broadcast packet, so a value is the same
-// bits whichever entry point computed it.
+// loops. Probabilities have a packet path of their own on AVX-512 (one log per element,
+// neg_log_unit), with non-integer γ lane by lane in scalar code. Per-element calls run this same code on a
+// broadcast packet, so a value is the same bits whichever entry point computed it.
 
 #include <type_traits>
 #include <utility>
 
 #include <Eigen/Core>
 
+#include "../input.hpp"
 #include "packet_math.hpp"
 #include "params.hpp"
+#include "probability_kernel.hpp"
 #include "stable.hpp"
 
 #include "disable_warnings.hpp"
@@ -22,6 +25,13 @@
 namespace focal {
 namespace detail {
 namespace simd {
+
+/// Where the packet kernel runs: logits wherever Eigen vectorizes Scalar, probabilities where
+/// their accurate logarithm exists (has_neg_log_unit: AVX-512); elsewhere the scalar kernel.
+template <class Scalar, class Input>
+constexpr bool packet_kernel_for =
+    vectorized<Scalar> &&
+    (std::is_same<Input, Logits>::value || has_neg_log_unit<packet_t<Scalar>>);
 
 /// Focusing modes: 0…max_static_gamma are integer γ unrolled at compile time.
 constexpr int max_static_gamma = 2;
@@ -104,7 +114,8 @@ EIGEN_ALWAYS_INLINE P weight(const P& a, const P& v) {
   return select(mask_and(equal(a, pzero(a)), inf), pzero(v), pmul(a, v));  // NaN stays NaN
 }
 
-template <class Scalar>
+/// The kernel on logits (Input = Logits) or on probabilities (Input = Probabilities).
+template <class Scalar, class Input = Logits>
 class SigmoidPacketKernel {
  public:
   using P = packet_t<Scalar>;
@@ -133,6 +144,33 @@ class SigmoidPacketKernel {
   template <int Mode>
   EIGEN_ALWAYS_INLINE void eval_block(const Scalar* x, const Scalar* y, int packets,
                                       Scalar* loss, Scalar* grad) const {
+    if constexpr (std::is_same<Input, Probabilities>::value) {
+      eval_block_probabilities<Mode>(x, y, packets, loss, grad);
+    } else {
+      eval_block_logits<Mode>(x, y, packets, loss, grad);
+    }
+  }
+
+  /// One element through the packet code (lane 0 of a broadcast).
+  template <bool WantLoss, bool WantGrad>
+  void eval_one(Scalar x, bool positive, Scalar& loss, Scalar& grad) const {
+    constexpr int L = lanes<P>;
+    alignas(64) Scalar xb[L], yb[L], lb[L], gb[L];
+    for (int k = 0; k < L; ++k) {
+      xb[k] = x;
+      yb[k] = positive ? Scalar(1) : Scalar(0);
+    }
+    dispatch([&](auto mode) { eval_block<decltype(mode)::value>(xb, yb, 1, lb, gb); });
+    if constexpr (WantLoss) loss = lb[0];
+    if constexpr (WantGrad) grad = gb[0];
+  }
+
+  const SigmoidParams<Scalar>& params() const { return p_; }
+
+ private:
+  template <int Mode>
+  EIGEN_ALWAYS_INLINE void eval_block_logits(const Scalar* x, const Scalar* y, int packets,
+                                             Scalar* loss, Scalar* grad) const {
     constexpr int L = lanes<P>;
     constexpr int max_packets = block_packets;
     constexpr bool star = Mode == mode_star;
@@ -207,23 +245,56 @@ class SigmoidPacketKernel {
     }
   }
 
-  /// One element through the packet code (lane 0 of a broadcast).
-  template <bool WantLoss, bool WantGrad>
-  void eval_one(Scalar x, bool positive, Scalar& loss, Scalar& grad) const {
+  /// Probabilities (probability_kernel.hpp's formulas): p_t and q from p with the smaller one
+  /// exact and q + q_lo = 1 − p; −log p_t = −(log p_t + u_lo/p_t), where p_t = 1 − q rounded
+  /// leaves the exact rest u_lo = (1 − p_t) − q (p_t ≥ 1/2); the focal terms as on logits.
+  /// Non-integer γ (a pow) runs the scalar formulas lane by lane.
+  template <int Mode>
+  EIGEN_ALWAYS_INLINE void eval_block_probabilities(const Scalar* x, const Scalar* y,
+                                                    int packets, Scalar* loss,
+                                                    Scalar* grad) const {
     constexpr int L = lanes<P>;
-    alignas(64) Scalar xb[L], yb[L], lb[L], gb[L];
-    for (int k = 0; k < L; ++k) {
-      xb[k] = x;
-      yb[k] = positive ? Scalar(1) : Scalar(0);
+    if constexpr (Mode == mode_non_integer || Mode == mode_star) {
+      for (int i = 0; i < packets * L; ++i) {
+        probability_eval<true, true>(p_, x[i], y[i] == Scalar(1), loss[i], grad[i]);
+      }
+    } else {
+      const P one = cst<P>(1), zero = pzero(one);
+      const bool alpha_zero = p_.alpha_pos == Scalar(0) || p_.alpha_neg == Scalar(0);
+      for (int k = 0; k < packets; ++k) {
+        const P p = ploadu<P>(x + k * L);
+        const auto positive = equal(ploadu<P>(y + k * L), one);
+        const P one_minus_p = psub(one, p);
+        const P pt = select(positive, p, one_minus_p);
+        const P q = select(positive, one_minus_p, p);
+        const P q_lo = select(positive, psub(pnegate(p), psub(q, one)), zero);
+        const auto upper = less_equal(cst<P>(Scalar(0.5)), pt);
+        const P u_lo = select(upper, psub(psub(one, pt), q), zero);  // exact (Sterbenz twice)
+        const P nl = neg_log_unit(pt, pdiv(u_lo, select(upper, pt, one)));  // −log(p_t + u_lo)
+        const P qg = focus<Mode>(q, q_lo, zero, zero);
+        const P alpha_t = select(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
+        // dFL/dp_t = −α_t q^γ (γ (−log p_t)/q + 1/p_t), with (−log p_t)/q = 1 at q = 0 and
+        // α_t q^γ/p_t taken as 0 where α_t q^γ = 0 (probability_kernel.hpp).
+        const P r = select(less(zero, q), pdiv(nl, q), one);
+        const P focus_term = p_.gamma > Scalar(0) ? pmul(cst<P>(p_.gamma), r) : zero;
+        const P c = pmul(alpha_t, qg);
+        const P direct = select(equal(c, zero), zero, pdiv(c, pt));
+        P l, g;
+        if (alpha_zero) {
+          l = weight(alpha_t, pmul(qg, nl));
+          g = padd(weight(alpha_t, pmul(qg, focus_term)), direct);
+        } else {
+          l = pmul(alpha_t, pmul(qg, nl));
+          // One FMA, written out: left as a product and a sum, -ffp-contract=fast may fuse
+          // them in one inlining context and not in another, and the bits would differ.
+          g = pmadd(alpha_t, pmul(qg, focus_term), direct);
+        }
+        pstore(loss + k * L, l);
+        pstore(grad + k * L, negate_where(positive, g));
+      }
     }
-    dispatch([&](auto mode) { eval_block<decltype(mode)::value>(xb, yb, 1, lb, gb); });
-    if constexpr (WantLoss) loss = lb[0];
-    if constexpr (WantGrad) grad = gb[0];
   }
 
-  const SigmoidParams<Scalar>& params() const { return p_; }
-
- private:
   // q^γ: (q + q_lo)^k = q^k + k·q_lo·q^(k−1) by multiplication, or the compensated
   // exp(−γ (m + l1)) for non-integer γ (kernel.hpp, exp_neg_scaled).
   template <int Mode>

@@ -215,10 +215,26 @@ EIGEN_ALWAYS_INLINE void two_sum(const P& a, const P& b, P& s, P& err) {
   err = padd(psub(a, psub(s, bb)), psub(b, bb));
 }
 
+/// v as computed, hidden from the optimizer: under -ffp-contract=fast (GCC's default in GNU
+/// mode) a product that feeds an addition may be fused into an FMA, which changes the very
+/// rounding that the double-word algorithms below account for. An empty asm statement pins the
+/// rounded value; it emits no instruction.
+template <class P>
+EIGEN_ALWAYS_INLINE P opaque(P v) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__AVX512F__)
+  __asm__("" : "+v"(v));
+#else
+  __asm__("" : "+x"(v));
+#endif
+#endif
+  return v;
+}
+
 /// a·b = p + err exactly (for products that neither overflow nor underflow).
 template <class P>
 EIGEN_ALWAYS_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
-  p = pmul(a, b);
+  p = opaque(pmul(a, b));  // the rounded product, not fused into what adds it
 #if defined(__FMA__)
   err = pmadd(a, b, pnegate(p));  // fused: exact
 #else
@@ -393,16 +409,14 @@ EIGEN_ALWAYS_INLINE P exp_nonpositive(const P& w) {
   return exp_clamped(pmax(w, cst<P>(exp_lowest<scalar_of<P>>())));
 }
 
-/// log(d) for d in [1, 2] (and NaN → NaN), the only logarithm the logit kernel needs. Float:
-/// Cephes' logf polynomial as Eigen's plog uses it, without the exponent extraction and special
-/// cases a general log needs. Double: below.
+/// k·ln 2 + log m for m in [√½, √2] and integral k (NaN → NaN). Float: Cephes' logf
+/// polynomial as Eigen's plog uses it, without the exponent extraction and special cases a
+/// general log needs. Double: below.
 template <class P>
-EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
+EIGEN_ALWAYS_INLINE P log_reduced(const P& m, const P& k) {
   using S = scalar_of<P>;
   if constexpr (std::is_same<S, float>::value) {
-    const auto upper = less(cst<P>(1.41421356237f), d);  // d > √2: log d = log(d/2) + ln 2
-    const P k = select(upper, cst<P>(1.0f), pzero(d));
-    const P x = psub(select(upper, pmul(d, cst<P>(0.5f)), d), cst<P>(1.0f));  // exact
+    const P x = psub(m, cst<P>(1.0f));  // exact
     const P z = pmul(x, x);
     P y = pmadd(cst<P>(7.0376836292e-2f), x, cst<P>(-1.1514610310e-1f));
     y = pmadd(y, x, cst<P>(1.1676998740e-1f));
@@ -415,15 +429,12 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
     y = pmul(pmul(y, x), z);
     y = pmadd(k, cst<P>(-2.12194440e-4f), y);  // ln 2 = 0.693359375 − 2.12194440e-4
     y = pmadd(z, cst<P>(-0.5f), y);
-    return pmadd(k, cst<P>(0.693359375f), padd(x, y));
+    return pmadd(k, cst<P>(0.693359375f), padd(x, y));  // k·0.693359375 exact for |k| < 2^15
   } else {
-    // log m = 2 atanh(s), s = (m − 1)/(m + 1) ∈ [−0.172, 0.172] after the √2 reduction, with s
-    // carried in two words (u = m − 1 exact, m + 1 = v + v_lo exact, residual exact): the
-    // division's rounding then costs nothing. Series to s^21 (truncation < 0.1 ulp).
+    // log m = 2 atanh(s), s = (m − 1)/(m + 1) ∈ [−0.172, 0.172], with s carried in two words
+    // (u = m − 1 exact, m + 1 = v + v_lo exact, residual exact): the division's rounding then
+    // costs nothing. Series to s^21 (truncation < 0.1 ulp).
     const P one = cst<P>(1.0);
-    const auto upper = less(cst<P>(1.4142135623730951), d);
-    const P k = select(upper, one, pzero(d));
-    const P m = select(upper, pmul(d, cst<P>(0.5)), d);
     const P u = psub(m, one);
     P v, v_lo;
     two_sum(m, one, v, v_lo);
@@ -444,6 +455,15 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
     const P tail = pmadd(pmul(sh, z), r, pmadd(k, cst<P>(1.42860682030941723212e-6), padd(sl, sl)));
     return padd(pmadd(k, cst<P>(0.693145751953125), padd(sh, sh)), tail);  // + k ln 2
   }
+}
+
+/// log(d) for d in [1, 2] (and NaN → NaN), the only logarithm the logit kernel needs: d > √2
+/// is halved, log d = log(d/2) + ln 2.
+template <class P>
+EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
+  using S = scalar_of<P>;
+  const auto upper = less(cst<P>(S(1.41421356237309504880)), d);
+  return log_reduced(select(upper, pmul(d, cst<P>(S(0.5))), d), select(upper, cst<P>(S(1)), pzero(d)));
 }
 
 /// log1p(e) from 1 + e = d + d_lo (exact split) and inv_d = 1/d within an ulp (the kernel has
@@ -514,6 +534,101 @@ EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
   }
 #endif
   return padd(log_1_to_2(d), pmul(d_lo, inv_d));
+}
+
+/// Whether neg_log_unit exists for P: on AVX-512's packets, where the table lookups are one
+/// instruction. (A polynomial log elsewhere would cost the probability kernel half an ulp
+/// against libm's; there it stays scalar.)
+template <class P>
+constexpr bool has_neg_log_unit =
+#if defined(EIGEN_VECTORIZE_AVX512)
+    std::is_same<P, Packet16f>::value || std::is_same<P, Packet8d>::value;
+#else
+    false;
+#endif
+
+/// −(log v + corr) for v in [0, 1] (0 → +∞, NaN → NaN) and a small correction corr (the
+/// caller's v_lo/v), within about half an ulp: v = m·2^e (vgetmant/vgetexp, subnormals
+/// included), log m by log1p_split's table and exact reduction (c = 1/m rounded to a multiple
+/// of 1/16), and e·ln 2 + log(1/c) + r summed with a two-product, Fast2Sum and TwoSum, so that
+/// one rounding ends it.
+template <class P>
+EIGEN_ALWAYS_INLINE P neg_log_unit(const P& v, const P& corr) {
+  static_assert(has_neg_log_unit<P>, "focal: neg_log_unit needs AVX-512 packets");
+#if defined(EIGEN_VECTORIZE_AVX512)
+  {
+    using S = scalar_of<P>;
+    constexpr bool f = std::is_same<P, Packet16f>::value;
+    P m, e, c, log_hi, log_lo;
+    if constexpr (f) {
+      m = _mm512_getmant_ps(v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);  // [1, 2)
+      e = _mm512_getexp_ps(v);
+      c = _mm512_roundscale_ps(pdiv(cst<P>(1), m), (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
+      const __m512i j = _mm512_srli_epi32(_mm512_castps_si512(c), 20);
+      log_hi = _mm512_permutexvar_ps(
+          j, _mm512_setr_ps(0.6931471824645996f, 0.5753641724586487f, 0.4700036346912384f,
+                            0.37469345331192017f, 0.28768208622932434f, 0.20763936638832092f,
+                            0.133531391620636f, 0.06453852355480194f, 0.0f, 0, 0, 0, 0, 0, 0, 0));
+      log_lo = _mm512_permutexvar_ps(
+          j, _mm512_setr_ps(-1.9046542121259336e-09f, -2.7555087100950004e-08f,
+                            -5.4455027154176605e-09f, -3.870509690528934e-09f,
+                            -1.3777543550475002e-08f, -1.610076405533789e-09f,
+                            1.0038866404826763e-09f, -2.417230859919073e-09f, 0.0f, 0, 0, 0, 0,
+                            0, 0, 0));
+    } else {
+      m = _mm512_getmant_pd(v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+      e = _mm512_getexp_pd(v);
+      c = _mm512_roundscale_pd(pdiv(cst<P>(1), m), (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
+      const __m512i j = _mm512_srli_epi64(_mm512_castpd_si512(c), 49);
+      log_hi = _mm512_permutex2var_pd(
+          _mm512_setr_pd(0.6931471805599453, 0.5753641449035618, 0.4700036292457356,
+                         0.3746934494414107, 0.2876820724517809, 0.2076393647782445,
+                         0.13353139262452263, 0.06453852113757118),
+          j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
+      log_lo = _mm512_permutex2var_pd(
+          _mm512_setr_pd(2.3190468138462996e-17, 5.214321232885128e-17, -2.3229412495470032e-17,
+                         -3.9243112288632396e-18, 2.607160616442564e-17, 1.2053243216686129e-17,
+                         -3.664457663660085e-18, -6.470486661692933e-18),
+          j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
+    }
+    const P r = pmadd(m, c, cst<P>(S(-1)));  // exact, |r| ≤ 1/17
+    P y;
+    if constexpr (f) {
+      y = pmadd(cst<P>(-0.16736982762813568f), r, cst<P>(0.2006903737783432f));
+      y = pmadd(y, r, cst<P>(-0.24999894201755524f));
+      y = pmadd(y, r, cst<P>(0.3333325982093811f));
+      y = pmadd(y, r, cst<P>(-0.5f));
+    } else {
+      y = pmadd(cst<P>(-0.08412310281403275), r, cst<P>(0.09169827163376812));
+      y = pmadd(y, r, cst<P>(-0.0999966790306496));
+      y = pmadd(y, r, cst<P>(0.11110811031481257));
+      y = pmadd(y, r, cst<P>(-0.12500000661843239));
+      y = pmadd(y, r, cst<P>(0.14285714803218127));
+      y = pmadd(y, r, cst<P>(-0.16666666666039168));
+      y = pmadd(y, r, cst<P>(0.19999999999610618));
+      y = pmadd(y, r, cst<P>(-0.25000000000000244));
+      y = pmadd(y, r, cst<P>(0.33333333333333426));
+      y = pmadd(y, r, cst<P>(-0.5));
+    }
+    y = pmadd(y, pmul(r, r), log_lo);  // r²·P(r) + the table's low word
+    // e·ln 2 with ln 2 split as the table's entry for c = 1/2 is, so that near v = 1 (e = −1,
+    // c = 1/2) the leading words cancel exactly; e·ln2_hi exactly as a two-product. Its binade
+    // is at least that of log(1/c) ≤ ln 2 when e ≠ 0, as Fast2Sum needs.
+    const P ln2_hi = cst<P>(f ? S(0.6931471824645996) : S(0.6931471805599453));
+    const P ln2_lo = cst<P>(f ? S(-1.9046542121259336e-09) : S(2.3190468138462996e-17));
+    const P e_safe = select(equal(v, pzero(v)), pzero(v), e);  // getexp(0) = −∞
+    P a, a_err, s1, e1, s2, e2;
+    two_prod(e_safe, ln2_hi, a, a_err);
+    fast_two_sum(a, log_hi, s1, e1);
+    two_sum(s1, r, s2, e2);
+    const P tail = padd(padd(padd(e1, e2), a_err), padd(pmadd(e_safe, ln2_lo, y), corr));
+    const P result = pnegate(padd(s2, tail));
+    return select(equal(v, pzero(v)), cst<P>(std::numeric_limits<S>::infinity()), result);
+  }
+#else
+  (void)corr;
+  return v;
+#endif
 }
 
 }  // namespace simd

@@ -24,8 +24,8 @@ namespace focal {
 namespace detail {
 
 /// Eigen binary functor: per-element loss (Derivative = false) or ∂loss/∂x, unchecked (the
-/// caller validated the arrays). On logits it has a packetOp, so Eigen vectorizes the
-/// expressions with the same packet kernel as the fused call.
+/// caller validated the arrays). Its packetOp runs the same packet kernel as the fused call, so
+/// Eigen vectorizes the expressions.
 template <class Scalar, class Input, bool Derivative>
 struct elementwise_op {
   SigmoidKernel<Scalar, Input> kernel;
@@ -37,8 +37,9 @@ struct elementwise_op {
   template <class Packet>
   Packet packetOp(const Packet& x, const Packet& y) const {
     using namespace Eigen::internal;
-    if constexpr (std::is_same<Packet, simd::packet_t<Scalar>>::value) {
-      const simd::SigmoidPacketKernel<Scalar> pk(kernel.params());
+    if constexpr (std::is_same<Packet, simd::packet_t<Scalar>>::value &&
+                  simd::packet_kernel_for<Scalar, Input>) {
+      const simd::SigmoidPacketKernel<Scalar, Input> pk(kernel.params());
       constexpr int n = unpacket_traits<Packet>::size;
       alignas(64) Scalar xs[n], ys[n], ls[n], ds[n];
       pstore(xs, x);
@@ -228,10 +229,11 @@ class SigmoidLoss {
   const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
 
  private:
-  // The kernel the fused passes run: packets on logits where Eigen vectorizes Scalar.
+  // The kernel the fused passes run: packets where packet_kernel_for says so.
   auto span(Scalar normalizer) const {
-    if constexpr (std::is_same<Input, Logits>::value && simd::vectorized<Scalar>) {
-      return PacketSpans<Scalar>{simd::SigmoidPacketKernel<Scalar>(kernel_.params()), normalizer};
+    if constexpr (simd::packet_kernel_for<Scalar, Input>) {
+      return PacketSpans<Scalar, Input>{simd::SigmoidPacketKernel<Scalar, Input>(kernel_.params()),
+                                        normalizer};
     } else {
       return ScalarSpans<Scalar, Input>{kernel_, normalizer};
     }
@@ -319,8 +321,7 @@ template <class Scalar, class Input, bool Derivative>
 struct functor_traits<focal::detail::elementwise_op<Scalar, Input, Derivative>> {
   enum {
     Cost = 60 * NumTraits<Scalar>::MulCost,  // an exp, a log, two divisions and some
-    PacketAccess = std::is_same<Input, focal::Logits>::value &&
-                   focal::detail::simd::vectorized<Scalar>
+    PacketAccess = focal::detail::simd::packet_kernel_for<Scalar, Input>
   };
 };
 }  // namespace internal
