@@ -8,6 +8,8 @@
 //   naive            torchvision's formula in a scalar loop with libm (peer_formula.hpp)
 //   stream           g = x * y: the memory-bandwidth bound of a pass reading two arrays and
 //                    writing one
+//   probabilities_*  the same loss on p = σ(x): the fused call (the packet kernel on AVX-512)
+//                    against the scalar formulas that builds without AVX-512 run, 10^6 and 4M
 //
 //   cmake --preset bench && cmake --build --preset bench --target bench_fused
 //   ./build/bench/benchmarks/bench_fused --benchmark_repetitions=5
@@ -143,6 +145,49 @@ void naive(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// Probabilities p = σ(x) of the same data: the packet kernel (AVX-512 builds) against the
+// scalar kernel that builds without it run (detail API: measurement only).
+template <class S>
+Eigen::Array<S, Eigen::Dynamic, 1>& probabilities(Eigen::Index n) {
+  static std::map<Eigen::Index, Eigen::Array<S, Eigen::Dynamic, 1>> cache;
+  auto& p = cache[n];
+  if (p.size() != n) p = S(1) / (S(1) + (-data<S>(n).x).exp());
+  return p;
+}
+
+template <class S>
+void probabilities_fused(benchmark::State& state) {
+  Data<S>& d = data<S>(state.range(0));
+  const auto& p = probabilities<S>(state.range(0));
+  const focal::BalancedFocalLoss<S, focal::Probabilities> l;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(l.value_and_gradient(p, d.y, d.g, d.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+template <class S>
+void probabilities_scalar(benchmark::State& state) {
+  // The scalar formulas (probability_kernel.hpp) in a plain loop, summed in double.
+  Data<S>& d = data<S>(state.range(0));
+  const auto& p = probabilities<S>(state.range(0));
+  const auto params = focal::detail::focal_params(S(0.25), S(2));
+  const Eigen::Index n = state.range(0);
+  for (auto _ : state) {
+    double total = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      S l, g;
+      focal::detail::probability_eval<true, true>(params, p[i], d.y[i] == S(1), l, g);
+      total += l;
+      d.g[i] = g / d.num_fg;
+    }
+    benchmark::DoNotOptimize(total / d.num_fg);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
 template <class S>
 void stream(benchmark::State& state) {
   Data<S>& d = data<S>(state.range(0));
@@ -169,10 +214,14 @@ BENCHMARK_TEMPLATE(fused_2threads, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(expressions, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(naive, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(stream, float)->Apply(sizes);
+BENCHMARK_TEMPLATE(probabilities_fused, float)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
+BENCHMARK_TEMPLATE(probabilities_scalar, float)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_TEMPLATE(fused, double)->Apply(sizes);
 BENCHMARK_TEMPLATE(fused_unchecked, double)->Apply(sizes);
 BENCHMARK_TEMPLATE(fused_2threads, double)->Apply(sizes);
 BENCHMARK_TEMPLATE(expressions, double)->Apply(sizes);
 BENCHMARK_TEMPLATE(naive, double)->Apply(sizes);
 BENCHMARK_TEMPLATE(stream, double)->Apply(sizes);
+BENCHMARK_TEMPLATE(probabilities_fused, double)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
+BENCHMARK_TEMPLATE(probabilities_scalar, double)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_MAIN();
