@@ -466,71 +466,87 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
   return log_reduced(select(upper, pmul(d, cst<P>(S(0.5))), d), select(upper, cst<P>(S(1)), pzero(d)));
 }
 
-/// log1p(e) from 1 + e = d + d_lo (exact split) and inv_d = 1/d within an ulp (the kernel has
-/// both): log d + d_lo/d. On AVX-512 float, log d by a table: r = d·c − 1 is exact for c = 1/d
-/// rounded to a multiple of 1/16 (|r| ≤ 1/17, c·d on a 2^-27 grid); log d = log(1/c) + log1p(r)
-/// with log(1/c) from a 9-entry table in two words, log1p(r) = r + r²·P(r) (degree-4 minimax P,
-/// relative error 0.004·2^-24), and log(1/c) + r summed exactly (Fast2Sum: |log(1/c)| ≥ 1/17 or
-/// 0), so one rounding ends it: 17 instructions instead of 21, no less accurate. Double alike,
-/// without log_1_to_2's division. Elsewhere, log_1_to_2(d).
-template <class P>
-EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
 #if defined(EIGEN_VECTORIZE_AVX512)
+/// The table logarithm of AVX-512 packets, for m in [1, 2] given inv_m = 1/m within an ulp:
+/// c = inv_m rounded to a multiple of 1/16 (k/16, k = 8…16) makes r = m·c − 1 exact (|r| ≤ 1/17;
+/// c·m lies on a 2^-27 grid for float, 2^-56 for double); then log m = log(1/c) + log1p(r), with
+/// log(1/c) from a 9-entry table in two words and log1p(r) = r + r²·P(r), P minimax of degree 4
+/// (float) or 10 (double), relative error below 0.004 of the unit roundoff. Returns r, the
+/// table's high word, and y = r²·P(r) + its low word: log m = hi + r + y.
+template <class P>
+struct TableLog {
+  P r, hi, y;
+};
+
+template <class P>
+EIGEN_ALWAYS_INLINE TableLog<P> table_log(const P& m, const P& inv_m) {
+  TableLog<P> t;
+  P lo;
   if constexpr (std::is_same<P, Packet16f>::value) {
-    const P c = _mm512_roundscale_ps(inv_d, (4 << 4) | _MM_FROUND_TO_NEAREST_INT);  // k/16
-    const P r = pmadd(d, c, cst<P>(-1.0f));                                         // exact
-    // c = k/16, k = 8…16, has the bits of 0.5 + j/16 (j = k − 8 < 8) or of 1.0 (j = 8): bits
-    // 20…23 of c are j, and vpermps reads the index's low 4 bits.
+    const P c = _mm512_roundscale_ps(inv_m, (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
+    t.r = pmadd(m, c, cst<P>(-1.0f));
+    // c has the bits of 0.5 + j/16 (k = 8 + j < 16) or of 1.0 (j = 8): bits 20…23 of c are j,
+    // and vpermps reads the index's low 4 bits.
     const __m512i j = _mm512_srli_epi32(_mm512_castps_si512(c), 20);
-    const P log_hi = _mm512_permutexvar_ps(
+    t.hi = _mm512_permutexvar_ps(
         j, _mm512_setr_ps(0.6931471824645996f, 0.5753641724586487f, 0.4700036346912384f,
                           0.37469345331192017f, 0.28768208622932434f, 0.20763936638832092f,
                           0.133531391620636f, 0.06453852355480194f, 0.0f, 0, 0, 0, 0, 0, 0, 0));
-    const P log_lo = _mm512_permutexvar_ps(
+    lo = _mm512_permutexvar_ps(
         j, _mm512_setr_ps(-1.9046542121259336e-09f, -2.7555087100950004e-08f,
                           -5.4455027154176605e-09f, -3.870509690528934e-09f,
                           -1.3777543550475002e-08f, -1.610076405533789e-09f,
                           1.0038866404826763e-09f, -2.417230859919073e-09f, 0.0f, 0, 0, 0, 0, 0,
                           0, 0));
-    P y = pmadd(cst<P>(-0.16736982762813568f), r, cst<P>(0.2006903737783432f));
-    y = pmadd(y, r, cst<P>(-0.24999894201755524f));
-    y = pmadd(y, r, cst<P>(0.3333325982093811f));
-    y = pmadd(y, r, cst<P>(-0.5f));
-    y = pmadd(y, pmul(r, r), log_lo);  // r²·P(r) + the table's low word
-    P s, s_err;
-    fast_two_sum(log_hi, r, s, s_err);
-    return padd(s, padd(s_err, pmadd(d_lo, inv_d, y)));
-  } else if constexpr (std::is_same<P, Packet8d>::value) {
-    // The same for double: c·d on a 2^-56 grid, r exact in 52 bits; P of degree 10 (relative
-    // error 0.002·2^-53); the 9 entries from two registers (vpermt2pd reads 4 index bits).
-    // No division, where log_1_to_2 needs one.
-    const P c = _mm512_roundscale_pd(inv_d, (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
-    const P r = pmadd(d, c, cst<P>(-1.0));
+    P y = pmadd(cst<P>(-0.16736982762813568f), t.r, cst<P>(0.2006903737783432f));
+    y = pmadd(y, t.r, cst<P>(-0.24999894201755524f));
+    y = pmadd(y, t.r, cst<P>(0.3333325982093811f));
+    t.y = pmadd(y, t.r, cst<P>(-0.5f));
+  } else {
+    static_assert(std::is_same<P, Packet8d>::value, "AVX-512 packets only");
+    const P c = _mm512_roundscale_pd(inv_m, (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
+    t.r = pmadd(m, c, cst<P>(-1.0));
+    // The same index in bits 49…52; the 9 entries span two registers (vpermt2pd reads 4 bits).
     const __m512i j = _mm512_srli_epi64(_mm512_castpd_si512(c), 49);
-    const P log_hi = _mm512_permutex2var_pd(
+    t.hi = _mm512_permutex2var_pd(
         _mm512_setr_pd(0.6931471805599453, 0.5753641449035618, 0.4700036292457356,
                        0.3746934494414107, 0.2876820724517809, 0.2076393647782445,
                        0.13353139262452263, 0.06453852113757118),
         j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
-    const P log_lo = _mm512_permutex2var_pd(
+    lo = _mm512_permutex2var_pd(
         _mm512_setr_pd(2.3190468138462996e-17, 5.214321232885128e-17, -2.3229412495470032e-17,
                        -3.9243112288632396e-18, 2.607160616442564e-17, 1.2053243216686129e-17,
                        -3.664457663660085e-18, -6.470486661692933e-18),
         j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
-    P y = pmadd(cst<P>(-0.08412310281403275), r, cst<P>(0.09169827163376812));
-    y = pmadd(y, r, cst<P>(-0.0999966790306496));
-    y = pmadd(y, r, cst<P>(0.11110811031481257));
-    y = pmadd(y, r, cst<P>(-0.12500000661843239));
-    y = pmadd(y, r, cst<P>(0.14285714803218127));
-    y = pmadd(y, r, cst<P>(-0.16666666666039168));
-    y = pmadd(y, r, cst<P>(0.19999999999610618));
-    y = pmadd(y, r, cst<P>(-0.25000000000000244));
-    y = pmadd(y, r, cst<P>(0.33333333333333426));
-    y = pmadd(y, r, cst<P>(-0.5));
-    y = pmadd(y, pmul(r, r), log_lo);
+    P y = pmadd(cst<P>(-0.08412310281403275), t.r, cst<P>(0.09169827163376812));
+    y = pmadd(y, t.r, cst<P>(-0.0999966790306496));
+    y = pmadd(y, t.r, cst<P>(0.11110811031481257));
+    y = pmadd(y, t.r, cst<P>(-0.12500000661843239));
+    y = pmadd(y, t.r, cst<P>(0.14285714803218127));
+    y = pmadd(y, t.r, cst<P>(-0.16666666666039168));
+    y = pmadd(y, t.r, cst<P>(0.19999999999610618));
+    y = pmadd(y, t.r, cst<P>(-0.25000000000000244));
+    y = pmadd(y, t.r, cst<P>(0.33333333333333426));
+    t.y = pmadd(y, t.r, cst<P>(-0.5));
+  }
+  t.y = pmadd(t.y, pmul(t.r, t.r), lo);  // r²·P(r) + the table's low word
+  return t;
+}
+#endif
+
+/// log1p(e) from 1 + e = d + d_lo (exact split) and inv_d = 1/d within an ulp (the kernel has
+/// both): log d + d_lo/d. On AVX-512, log d by table_log, with log(1/c) + r summed exactly
+/// (Fast2Sum: |log(1/c)| ≥ 1/17 or 0) and d_lo/d folded in, so that one rounding ends it: fewer
+/// instructions than the polynomial log (and for double no division), and more accurate.
+/// Elsewhere, log_1_to_2(d).
+template <class P>
+EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same<P, Packet16f>::value || std::is_same<P, Packet8d>::value) {
+    const TableLog<P> t = table_log(d, inv_d);
     P s, s_err;
-    fast_two_sum(log_hi, r, s, s_err);
-    return padd(s, padd(s_err, pmadd(d_lo, inv_d, y)));
+    fast_two_sum(t.hi, t.r, s, s_err);
+    return padd(s, padd(s_err, pmadd(d_lo, inv_d, t.y)));
   }
 #endif
   return padd(log_1_to_2(d), pmul(d_lo, inv_d));
@@ -549,82 +565,36 @@ constexpr bool has_neg_log_unit =
 
 /// −(log v + corr) for v in [0, 1] (0 → +∞, NaN → NaN) and a small correction corr (the
 /// caller's v_lo/v), within about half an ulp: v = m·2^e (vgetmant/vgetexp, subnormals
-/// included), log m by log1p_split's table and exact reduction (c = 1/m rounded to a multiple
-/// of 1/16), and e·ln 2 + log(1/c) + r summed with a two-product, Fast2Sum and TwoSum, so that
-/// one rounding ends it.
+/// included), log m by table_log, and e·ln 2 + log(1/c) + r summed with a two-product, Fast2Sum
+/// and TwoSum, so that one rounding ends it.
 template <class P>
 EIGEN_ALWAYS_INLINE P neg_log_unit(const P& v, const P& corr) {
   static_assert(has_neg_log_unit<P>, "focal: neg_log_unit needs AVX-512 packets");
 #if defined(EIGEN_VECTORIZE_AVX512)
-  {
-    using S = scalar_of<P>;
-    constexpr bool f = std::is_same<P, Packet16f>::value;
-    P m, e, c, log_hi, log_lo;
-    if constexpr (f) {
-      m = _mm512_getmant_ps(v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);  // [1, 2)
-      e = _mm512_getexp_ps(v);
-      c = _mm512_roundscale_ps(pdiv(cst<P>(1), m), (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
-      const __m512i j = _mm512_srli_epi32(_mm512_castps_si512(c), 20);
-      log_hi = _mm512_permutexvar_ps(
-          j, _mm512_setr_ps(0.6931471824645996f, 0.5753641724586487f, 0.4700036346912384f,
-                            0.37469345331192017f, 0.28768208622932434f, 0.20763936638832092f,
-                            0.133531391620636f, 0.06453852355480194f, 0.0f, 0, 0, 0, 0, 0, 0, 0));
-      log_lo = _mm512_permutexvar_ps(
-          j, _mm512_setr_ps(-1.9046542121259336e-09f, -2.7555087100950004e-08f,
-                            -5.4455027154176605e-09f, -3.870509690528934e-09f,
-                            -1.3777543550475002e-08f, -1.610076405533789e-09f,
-                            1.0038866404826763e-09f, -2.417230859919073e-09f, 0.0f, 0, 0, 0, 0,
-                            0, 0, 0));
-    } else {
-      m = _mm512_getmant_pd(v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
-      e = _mm512_getexp_pd(v);
-      c = _mm512_roundscale_pd(pdiv(cst<P>(1), m), (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
-      const __m512i j = _mm512_srli_epi64(_mm512_castpd_si512(c), 49);
-      log_hi = _mm512_permutex2var_pd(
-          _mm512_setr_pd(0.6931471805599453, 0.5753641449035618, 0.4700036292457356,
-                         0.3746934494414107, 0.2876820724517809, 0.2076393647782445,
-                         0.13353139262452263, 0.06453852113757118),
-          j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
-      log_lo = _mm512_permutex2var_pd(
-          _mm512_setr_pd(2.3190468138462996e-17, 5.214321232885128e-17, -2.3229412495470032e-17,
-                         -3.9243112288632396e-18, 2.607160616442564e-17, 1.2053243216686129e-17,
-                         -3.664457663660085e-18, -6.470486661692933e-18),
-          j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
-    }
-    const P r = pmadd(m, c, cst<P>(S(-1)));  // exact, |r| ≤ 1/17
-    P y;
-    if constexpr (f) {
-      y = pmadd(cst<P>(-0.16736982762813568f), r, cst<P>(0.2006903737783432f));
-      y = pmadd(y, r, cst<P>(-0.24999894201755524f));
-      y = pmadd(y, r, cst<P>(0.3333325982093811f));
-      y = pmadd(y, r, cst<P>(-0.5f));
-    } else {
-      y = pmadd(cst<P>(-0.08412310281403275), r, cst<P>(0.09169827163376812));
-      y = pmadd(y, r, cst<P>(-0.0999966790306496));
-      y = pmadd(y, r, cst<P>(0.11110811031481257));
-      y = pmadd(y, r, cst<P>(-0.12500000661843239));
-      y = pmadd(y, r, cst<P>(0.14285714803218127));
-      y = pmadd(y, r, cst<P>(-0.16666666666039168));
-      y = pmadd(y, r, cst<P>(0.19999999999610618));
-      y = pmadd(y, r, cst<P>(-0.25000000000000244));
-      y = pmadd(y, r, cst<P>(0.33333333333333426));
-      y = pmadd(y, r, cst<P>(-0.5));
-    }
-    y = pmadd(y, pmul(r, r), log_lo);  // r²·P(r) + the table's low word
-    // e·ln 2 with ln 2 split as the table's entry for c = 1/2 is, so that near v = 1 (e = −1,
-    // c = 1/2) the leading words cancel exactly; e·ln2_hi exactly as a two-product. Its binade
-    // is at least that of log(1/c) ≤ ln 2 when e ≠ 0, as Fast2Sum needs.
-    const P ln2_hi = cst<P>(f ? S(0.6931471824645996) : S(0.6931471805599453));
-    const P ln2_lo = cst<P>(f ? S(-1.9046542121259336e-09) : S(2.3190468138462996e-17));
-    const P e_safe = select(equal(v, pzero(v)), pzero(v), e);  // getexp(0) = −∞
-    P a, a_err, s1, e1, s2, e2;
-    two_prod(e_safe, ln2_hi, a, a_err);
-    fast_two_sum(a, log_hi, s1, e1);
-    two_sum(s1, r, s2, e2);
-    const P tail = padd(padd(padd(e1, e2), a_err), padd(pmadd(e_safe, ln2_lo, y), corr));
-    const P result = pnegate(padd(s2, tail));
-    return select(equal(v, pzero(v)), cst<P>(std::numeric_limits<S>::infinity()), result);
+  using S = scalar_of<P>;
+  constexpr bool f = std::is_same<P, Packet16f>::value;
+  P m, e;
+  if constexpr (f) {
+    m = _mm512_getmant_ps(v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);  // [1, 2)
+    e = _mm512_getexp_ps(v);
+  } else {
+    m = _mm512_getmant_pd(v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+    e = _mm512_getexp_pd(v);
   }
+  const TableLog<P> t = table_log(m, pdiv(cst<P>(S(1)), m));
+  // e·ln 2 with ln 2 split as the table's entry for c = 1/2 is, so that near v = 1 (e = −1,
+  // c = 1/2) the leading words cancel exactly; e·ln2_hi exactly as a two-product. Its binade is
+  // at least that of log(1/c) ≤ ln 2 when e ≠ 0, as Fast2Sum needs.
+  const P ln2_hi = cst<P>(f ? S(0.6931471824645996) : S(0.6931471805599453));
+  const P ln2_lo = cst<P>(f ? S(-1.9046542121259336e-09) : S(2.3190468138462996e-17));
+  const P e_safe = select(equal(v, pzero(v)), pzero(v), e);  // getexp(0) = −∞
+  P a, a_err, s1, e1, s2, e2;
+  two_prod(e_safe, ln2_hi, a, a_err);
+  fast_two_sum(a, t.hi, s1, e1);
+  two_sum(s1, t.r, s2, e2);
+  const P tail = padd(padd(padd(e1, e2), a_err), padd(pmadd(e_safe, ln2_lo, t.y), corr));
+  const P result = pnegate(padd(s2, tail));
+  return select(equal(v, pzero(v)), cst<P>(std::numeric_limits<S>::infinity()), result);
 #else
   (void)corr;
   return v;
