@@ -173,7 +173,7 @@ TEMPLATE_TEST_CASE("results are bitwise identical for any thread count", "[fused
           by_labels_col);
     CHECK((gt_col == g_labels_col).all());
   }
-  // Probabilities run the scalar kernel through the same chunks.
+  // Probabilities (the packet kernel on AVX-512, the scalar one elsewhere), the same chunks.
   const focal::FocalLoss<S, focal::Probabilities> fp;
   const RowMajor p = 1 / (1 + (-x).exp());
   const S one = fp.value_and_gradient(p, y, g1);

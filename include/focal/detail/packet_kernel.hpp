@@ -6,8 +6,9 @@
 // 1 + e = d + d_lo (so one exp and one log per element). The focusing mode (γ = 0…5, another
 // integer, non-integer, FL*) is a template parameter, dispatched once per call outside the
 // loops. Probabilities have a packet path of their own on AVX-512 (one log per element,
-// neg_log_unit), with non-integer γ lane by lane in scalar code. Per-element calls run this same code on a
-// broadcast packet, so a value is the same bits whichever entry point computed it.
+// neg_log_unit), with non-integer γ lane by lane in scalar code. Per-element calls run this
+// same code on a broadcast packet, so a value is the same bits whichever entry point computed
+// it.
 
 #include <type_traits>
 #include <utility>
@@ -136,11 +137,11 @@ class SigmoidPacketKernel {
     }
   }
 
-  /// Loss and ∂loss/∂x of `packets` packets of logits x and 0/1 targets y (arrays of
-  /// packets·L scalars, any alignment), into loss and grad (aligned). The formulas of eval(), cut into three stages that
-  /// each loop over the packets: one packet's chain (exp, division, log, q^γ) is hundreds of
-  /// cycles long, and short independent iterations let the core overlap packets. Intermediates
-  /// go through the stack and stay in L1.
+  /// Loss and ∂loss/∂x of `packets` (≤ block_packets) packets of inputs x and 0/1 targets y
+  /// (arrays of packets·L scalars, any alignment), into loss and grad (aligned), in focusing
+  /// mode Mode. The logit kernel runs in three stages that each loop over the packets: one
+  /// packet's chain (exp, division, log, q^γ) is hundreds of cycles long, and short independent
+  /// iterations let the core overlap packets. Intermediates go through the stack and stay in L1.
   template <int Mode>
   EIGEN_ALWAYS_INLINE void eval_block(const Scalar* x, const Scalar* y, int packets,
                                       Scalar* loss, Scalar* grad) const {
@@ -149,6 +150,12 @@ class SigmoidPacketKernel {
     } else {
       eval_block_logits<Mode>(x, y, packets, loss, grad);
     }
+  }
+
+  /// eval_block in this kernel's focusing mode (dispatched here, per call).
+  void eval_packets(const Scalar* x, const Scalar* y, int packets, Scalar* loss,
+                    Scalar* grad) const {
+    dispatch([&](auto mode) { eval_block<decltype(mode)::value>(x, y, packets, loss, grad); });
   }
 
   /// One element through the packet code (lane 0 of a broadcast).
@@ -160,7 +167,7 @@ class SigmoidPacketKernel {
       xb[k] = x;
       yb[k] = positive ? Scalar(1) : Scalar(0);
     }
-    dispatch([&](auto mode) { eval_block<decltype(mode)::value>(xb, yb, 1, lb, gb); });
+    eval_packets(xb, yb, 1, lb, gb);
     if constexpr (WantLoss) loss = lb[0];
     if constexpr (WantGrad) grad = gb[0];
   }
@@ -193,7 +200,8 @@ class SigmoidPacketKernel {
       }
       pstore(zs + k * L, z);
       if constexpr (star) pstore(zlo + k * L, z_lo);
-      pstore(es + k * L, star ? exp_nonpositive(pnegate(pabs(z))) : exp_clamped(neg_abs_clamped(xv)));
+      pstore(es + k * L,
+             star ? exp_nonpositive(pnegate(pabs(z))) : exp_clamped(neg_abs_clamped(xv)));
     }
     // Stage 2: the logistic terms (LogisticPacket) and log1p(e).
     for (int k = 0; k < packets; ++k) {
@@ -248,7 +256,8 @@ class SigmoidPacketKernel {
   /// Probabilities (probability_kernel.hpp's formulas): p_t and q from p with the smaller one
   /// exact and q + q_lo = 1 − p; −log p_t = −(log p_t + u_lo/p_t), where p_t = 1 − q rounded
   /// leaves the exact rest u_lo = (1 − p_t) − q (p_t ≥ 1/2); the focal terms as on logits.
-  /// Non-integer γ (a pow) runs the scalar formulas lane by lane.
+  /// Non-integer γ (a pow) runs the scalar formulas lane by lane; so would mode_star, which
+  /// dispatch never picks for probabilities but instantiates.
   template <int Mode>
   EIGEN_ALWAYS_INLINE void eval_block_probabilities(const Scalar* x, const Scalar* y,
                                                     int packets, Scalar* loss,

@@ -62,9 +62,6 @@ struct MaskOf<Packet8d> {
 template <class P>
 using mask_t = typename MaskOf<P>::type;
 
-template <class P>
-constexpr bool k_masks = !std::is_same<mask_t<P>, P>::value;
-
 #if defined(EIGEN_VECTORIZE_AVX512)
 #define FOCAL_DETAIL_CMP(name, eigen, predicate)                                           \
   template <class P>                                                                        \
@@ -381,7 +378,7 @@ EIGEN_ALWAYS_INLINE P exp_clamped(const P& x) {
     const P m = pfloor(pmadd(x, cst<P>(1.4426950408889634073599), cst<P>(0.5)));
     P r = psub(x, pmul(m, cst<P>(0.693145751953125)));  // exact: few bits in the constant
     r = psub(r, pmul(m, cst<P>(1.42860682030941723212e-6)));
-    // exp(r) on |r| ≤ ln2/2 by its Taylor series to x^13 (truncation below 0.05 ulp), in
+    // exp(r) on |r| ≤ ln2/2 by its Taylor series to r^13 (truncation below 0.05 ulp), in
     // Horner form, as 1 + (r + r²·P(r)) with the 1 added last. No division, unlike Cephes' Padé.
     P y = cst<P>(1.0 / 6227020800.0);                    // 1/13!
     y = pmadd(y, r, cst<P>(1.0 / 479001600.0));          // 1/12!
@@ -409,12 +406,16 @@ EIGEN_ALWAYS_INLINE P exp_nonpositive(const P& w) {
   return exp_clamped(pmax(w, cst<P>(exp_lowest<scalar_of<P>>())));
 }
 
-/// k·ln 2 + log m for m in [√½, √2] and integral k (NaN → NaN). Float: Cephes' logf
-/// polynomial as Eigen's plog uses it, without the exponent extraction and special cases a
-/// general log needs. Double: below.
+/// log(d) for d in [1, 2] (and NaN → NaN), the only logarithm the logit kernel needs where
+/// log1p_split has no table: d > √2 is halved, log d = log m + k·ln 2 with m = d or d/2 in
+/// [√½, √2] and k = 0 or 1. Float: Cephes' logf polynomial as Eigen's plog uses it, without
+/// the exponent extraction and special cases a general log needs. Double: below.
 template <class P>
-EIGEN_ALWAYS_INLINE P log_reduced(const P& m, const P& k) {
+EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
   using S = scalar_of<P>;
+  const auto upper = less(cst<P>(S(1.41421356237309504880)), d);
+  const P m = select(upper, pmul(d, cst<P>(S(0.5))), d);
+  const P k = select(upper, cst<P>(S(1)), pzero(d));
   if constexpr (std::is_same<S, float>::value) {
     const P x = psub(m, cst<P>(1.0f));  // exact
     const P z = pmul(x, x);
@@ -429,7 +430,7 @@ EIGEN_ALWAYS_INLINE P log_reduced(const P& m, const P& k) {
     y = pmul(pmul(y, x), z);
     y = pmadd(k, cst<P>(-2.12194440e-4f), y);  // ln 2 = 0.693359375 − 2.12194440e-4
     y = pmadd(z, cst<P>(-0.5f), y);
-    return pmadd(k, cst<P>(0.693359375f), padd(x, y));  // k·0.693359375 exact for |k| < 2^15
+    return pmadd(k, cst<P>(0.693359375f), padd(x, y));
   } else {
     // log m = 2 atanh(s), s = (m − 1)/(m + 1) ∈ [−0.172, 0.172], with s carried in two words
     // (u = m − 1 exact, m + 1 = v + v_lo exact, residual exact): the division's rounding then
@@ -438,7 +439,7 @@ EIGEN_ALWAYS_INLINE P log_reduced(const P& m, const P& k) {
     const P u = psub(m, one);
     P v, v_lo;
     two_sum(m, one, v, v_lo);
-    const P rv = reciprocal_1_to_2(v);  // v ∈ [1.7, 2.5]: fine for the refined estimate
+    const P rv = reciprocal_1_to_2(v);  // v ∈ [1.7, 2.5]
     const P sh = pmul(u, rv);
     const P sl = pmul(psub(product_residual(u, sh, v), pmul(sh, v_lo)), rv);
     const P z = pmul(sh, sh);
@@ -455,15 +456,6 @@ EIGEN_ALWAYS_INLINE P log_reduced(const P& m, const P& k) {
     const P tail = pmadd(pmul(sh, z), r, pmadd(k, cst<P>(1.42860682030941723212e-6), padd(sl, sl)));
     return padd(pmadd(k, cst<P>(0.693145751953125), padd(sh, sh)), tail);  // + k ln 2
   }
-}
-
-/// log(d) for d in [1, 2] (and NaN → NaN), the only logarithm the logit kernel needs: d > √2
-/// is halved, log d = log(d/2) + ln 2.
-template <class P>
-EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
-  using S = scalar_of<P>;
-  const auto upper = less(cst<P>(S(1.41421356237309504880)), d);
-  return log_reduced(select(upper, pmul(d, cst<P>(S(0.5))), d), select(upper, cst<P>(S(1)), pzero(d)));
 }
 
 #if defined(EIGEN_VECTORIZE_AVX512)

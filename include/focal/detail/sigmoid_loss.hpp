@@ -44,7 +44,7 @@ struct elementwise_op {
       alignas(64) Scalar xs[n], ys[n], ls[n], ds[n];
       pstore(xs, x);
       pstore(ys, y);
-      pk.dispatch([&](auto mode) { pk.template eval_block<decltype(mode)::value>(xs, ys, 1, ls, ds); });
+      pk.eval_packets(xs, ys, 1, ls, ds);
       return pload<Packet>(Derivative ? ds : ls);
     } else {  // another packet size (Eigen's half packets): lane by lane, same bits
       constexpr int n = unpacket_traits<Packet>::size;
