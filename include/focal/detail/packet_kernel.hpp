@@ -48,26 +48,30 @@ template <class P, bool WithLow>
 struct LogisticPacket {
   P pt, q, q_lo, nl, m, l1;
 
-  /// z (+ z_lo) and e0 = exp(−|z|), computed by the caller (a stage of its own).
+  /// z (+ z_lo) and e0 = exp(−|z|), computed by the caller (a stage of its own). q + q_lo is
+  /// σ(−z) in two words, q within an ulp and not renormalized: its users need the sum, and
+  /// q^γ = (q + q_lo)^γ takes either split (Fast2Sum would cost three instructions).
   EIGEN_ALWAYS_INLINE LogisticPacket(const P& z, const P& z_lo, const P& e0) {
     const P one = cst<P>(1);
     const P zero = pzero(z);
     const auto nonneg = less_equal(zero, z);  // false for NaN
+    const auto negative = less(z, zero);      // false for NaN
     P e = e0;
     if constexpr (WithLow) e = psub(e, pmul(e, select(nonneg, z_lo, pnegate(z_lo))));
     const P d = padd(one, e);
     const P d_lo = padd(psub(one, d), e);  // 1 + e = d + d_lo exactly
     const P big = reciprocal_1_to_2(d);    // σ(|z|), within an ulp
-    const P small = pmul(e, big);          // σ(−|z|) to an ulp; q_lo below restores the rest
+    // σ(−|z|) = e·big to an ulp, where z ≥ 0 for q and z < 0 for p_t: one masked product each.
+    q = multiply_where(nonneg, e, big, big);
+    pt = multiply_where(negative, e, big, big);
+    // num/(d + d_lo) − q = ((num − q·d) − q·d_lo)/d, with num − q·d exact.
     const P num = select(nonneg, e, one);
-    const P t = select(nonneg, small, big);
-    // num/(d + d_lo) − t = ((num − t·d) − t·d_lo)/d, with num − t·d exact.
-    const P t_lo = pmul(psub(product_residual(num, t, d), pmul(t, d_lo)), big);
-    fast_two_sum(t, t_lo, q, q_lo);        // q + q_lo: q now correctly rounded, q_lo exact rest
+    // Pinned (opaque): under -ffp-contract=fast the product could fuse into the q + q_lo that
+    // stage 3 adds in one inlining context and not another, and the bits would differ.
+    q_lo = opaque(pmul(psub(product_residual(num, q, d), pmul(q, d_lo)), big));
     l1 = log1p_split(d, d_lo, big);  // log1p(e) = log d + log1p(d_lo/d) ≈ log d + d_lo/d
-    pt = select(nonneg, big, small);
     // nl = softplus(−z) = max(−z, 0) + log1p(e): l1 − z where z < 0 (NaN: l1 is NaN already).
-    nl = subtract_where(less(z, zero), l1, WithLow ? padd(z, z_lo) : z);
+    nl = subtract_where(negative, l1, WithLow ? padd(z, z_lo) : z);
     m = select(nonneg, z, zero);
   }
 };
@@ -184,12 +188,15 @@ class SigmoidPacketKernel {
     alignas(64) Scalar zs[max_packets * L], zlo[max_packets * L], es[max_packets * L];
     alignas(64) Scalar qs[max_packets * L], qlo[max_packets * L], pts[max_packets * L];
     alignas(64) Scalar nls[max_packets * L], ms[max_packets * L], l1s[max_packets * L];
+    mask_t<P> negative_targets[max_packets];  // y ≠ 1, from stage 1 to stage 3: no second compare
     const P one = cst<P>(1);
     const bool alpha_zero = p_.alpha_pos == Scalar(0) || p_.alpha_neg == Scalar(0);
     // Stage 1: z = s·x (FL*: u = γ*·z + β in two words) and e = exp(−|z|).
     for (int k = 0; k < packets; ++k) {
       const P xv = ploadu<P>(x + k * L);
-      P z = negate_where(not_equal(ploadu<P>(y + k * L), one), xv);  // x_t: −x unless y = 1
+      const auto negative_target = not_equal(ploadu<P>(y + k * L), one);
+      negative_targets[k] = negative_target;
+      P z = negate_where(negative_target, xv);  // x_t: −x unless y = 1
       P z_lo = pzero(z);
       if constexpr (star) {
         P prod, prod_err, sum_err;
@@ -219,34 +226,36 @@ class SigmoidPacketKernel {
     }
     // Stage 3: q^γ, loss and derivative.
     for (int k = 0; k < packets; ++k) {
-      const auto positive = equal(ploadu<P>(y + k * L), one);
-      const P q = pload<P>(qs + k * L), nl = pload<P>(nls + k * L);
+      const auto negative_target = negative_targets[k];
+      const P q_hi = pload<P>(qs + k * L), q_lo = pload<P>(qlo + k * L);
+      const P q = padd(q_hi, q_lo);  // σ(−z) correctly rounded
+      const P nl = pload<P>(nls + k * L);
       P l, g;
       if constexpr (star) {
         l = pdiv(nl, cst<P>(p_.star_gamma));
         // γ*·x_t overflowed for a finite x_t: the loss is ≈ −x_t − β/γ*.
-        const P xt = select(positive, ploadu<P>(x + k * L), pnegate(ploadu<P>(x + k * L)));
+        const P xt = negate_where(negative_target, ploadu<P>(x + k * L));
         const auto over = mask_andnot(is_finite(xt), is_finite(l));
         const P limit = psub(pnegate(xt), cst<P>(p_.star_beta / p_.star_gamma));
         l = select(mask_and(over, equal(l, l)), limit, l);
-        g = select(positive, pnegate(q), q);
+        g = select(negative_target, q, pnegate(q));
       } else {
-        const P qg = focus<Mode>(q, pload<P>(qlo + k * L), pload<P>(ms + k * L),
-                                 pload<P>(l1s + k * L));
-        const P alpha_t = select(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
+        const P qg = focus<Mode>(q_hi, q_lo, pload<P>(ms + k * L), pload<P>(l1s + k * L));
+        // ∂loss/∂x = −α_t q^γ h where y = 1, +α_t q^γ h where y = 0: α_t with that sign.
+        const P signed_alpha =
+            select(negative_target, cst<P>(p_.alpha_neg), cst<P>(-p_.alpha_pos));
         const P pt = pload<P>(pts + k * L);
         // p_t·nl, 0 where p_t = 0 and nl = ∞ (z = −∞): nl capped at the largest finite value.
         const P pt_nl = pmul(pt, pmin(nl, cst<P>(std::numeric_limits<Scalar>::max())));
-        const P lv = pmul(qg, nl), gv = pmul(qg, pmadd(cst<P>(p_.gamma), pt_nl, q));
-        P gm;
+        const P h = pmadd(cst<P>(p_.gamma), pt_nl, q);
         if (alpha_zero) {  // 0·∞ = 0 only matters where some α_t is exactly 0
-          l = weight(alpha_t, lv);
-          gm = weight(alpha_t, gv);
+          l = weight(pabs(signed_alpha), pmul(qg, nl));
+          g = weight(signed_alpha, pmul(qg, h));
         } else {
-          l = pmul(alpha_t, lv);
-          gm = pmul(alpha_t, gv);
+          const P aq = pmul(signed_alpha, qg);  // shared by both products
+          l = pabs(pmul(aq, nl));
+          g = pmul(aq, h);
         }
-        g = negate_where(positive, gm);
       }
       pstore(loss + k * L, l);
       pstore(grad + k * L, g);
@@ -310,6 +319,8 @@ class SigmoidPacketKernel {
   EIGEN_ALWAYS_INLINE P focus(const P& q, const P& q_lo, const P& m, const P& l1) const {
     if constexpr (Mode == 0) {
       return cst<P>(1);
+    } else if constexpr (Mode == 2) {
+      return pmul(q, pmadd(cst<P>(Scalar(2)), q_lo, q));  // (q + q_lo)² less q_lo² (< 2^-40 q²)
     } else if constexpr (Mode > 0 && Mode <= max_static_gamma) {
       const P pk1 = static_pow<Mode - 1>(q);
       return pmadd(pmul(cst<P>(Scalar(Mode)), q_lo), pk1, pmul(pk1, q));

@@ -153,6 +153,22 @@ EIGEN_ALWAYS_INLINE P negate_where(const mask_t<P>& m, const P& v) {
 #endif
 }
 
+/// m ? a·b : src (one masked multiplication on AVX-512).
+template <class P>
+EIGEN_ALWAYS_INLINE P multiply_where(const mask_t<P>& m, const P& a, const P& b, const P& src) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_mask_mul_ps(src, m, a, b);
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_mask_mul_pd(src, m, a, b);
+  } else {
+    return select(m, pmul(a, b), src);
+  }
+#else
+  return select(m, pmul(a, b), src);
+#endif
+}
+
 /// m ? a − b : a (one masked subtraction on AVX-512).
 template <class P>
 EIGEN_ALWAYS_INLINE P subtract_where(const mask_t<P>& m, const P& a, const P& b) {
@@ -356,13 +372,24 @@ EIGEN_ALWAYS_INLINE P neg_abs_clamped(const P& v) {
   return pmax(por(v, cst<P>(S(-0.0))), cst<P>(exp_lowest<S>()));
 }
 
+/// x·k rounded to an integer (to nearest, ties to even; |x·k| < 2^(digits − 2)): adding
+/// 1.5·2^(digits − 1) rounds at the unit, in the same FMA as the product, and subtracting the
+/// constant back is exact. Two instructions where pfloor(x·k + 1/2) takes four micro-ops on
+/// AVX-512 (vrndscale is two) and many more on SSE2, which has no rounding instruction.
+template <class P>
+EIGEN_ALWAYS_INLINE P round_product(const P& x, scalar_of<P> k) {
+  using S = scalar_of<P>;
+  const P magic = cst<P>(S(1.5) * S(1LL << (std::numeric_limits<S>::digits - 1)));
+  return psub(pmadd(x, cst<P>(k), magic), magic);
+}
+
 /// exp(x) for x in [exp_lowest, 0] (and NaN → NaN), accurate to about an ulp, subnormal
 /// results included (rounded once, by the scaling).
 template <class P>
 EIGEN_ALWAYS_INLINE P exp_clamped(const P& x) {
   using S = scalar_of<P>;
   if constexpr (std::is_same<S, float>::value) {
-    const P m = pfloor(pmadd(x, cst<P>(1.44269504088896341f), cst<P>(0.5f)));
+    const P m = round_product(x, 1.44269504088896341f);
     // r = x − m·ln 2 in two steps (Cody–Waite): m·0.693359375 is exact.
     P r = pmadd(m, cst<P>(-0.693359375f), x);
     r = pmadd(m, cst<P>(2.12194440e-4f), r);
@@ -375,7 +402,7 @@ EIGEN_ALWAYS_INLINE P exp_clamped(const P& x) {
     y = padd(cst<P>(1.0f), pmadd(y, r2, r));  // 1 + (r + y r²): the 1 last keeps r's bits
     return scale_pow2(y, m);
   } else {
-    const P m = pfloor(pmadd(x, cst<P>(1.4426950408889634073599), cst<P>(0.5)));
+    const P m = round_product(x, 1.4426950408889634073599);
     P r = psub(x, pmul(m, cst<P>(0.693145751953125)));  // exact: few bits in the constant
     r = psub(r, pmul(m, cst<P>(1.42860682030941723212e-6)));
     // exp(r) on |r| ≤ ln2/2 by its Taylor series to r^13 (truncation below 0.05 ulp), in
@@ -475,41 +502,46 @@ EIGEN_ALWAYS_INLINE TableLog<P> table_log(const P& m, const P& inv_m) {
   TableLog<P> t;
   P lo;
   if constexpr (std::is_same<P, Packet16f>::value) {
-    const P c = _mm512_roundscale_ps(inv_m, (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
+    // c = k/16, k = 8…16, from RN(inv_m + 2^19), whose ulp is 1/16 and whose low mantissa
+    // bits are then k: vpermps reads k mod 16, so entry 0 is c = 1 and entries 8…15 are k.
+    const P magic = cst<P>(524288.0f);
+    const P sum = padd(inv_m, magic);
+    const P c = psub(sum, magic);
     t.r = pmadd(m, c, cst<P>(-1.0f));
-    // c has the bits of 0.5 + j/16 (k = 8 + j < 16) or of 1.0 (j = 8): bits 20…23 of c are j,
-    // and vpermps reads the index's low 4 bits.
-    const __m512i j = _mm512_srli_epi32(_mm512_castps_si512(c), 20);
+    const __m512i k = _mm512_castps_si512(sum);
     t.hi = _mm512_permutexvar_ps(
-        j, _mm512_setr_ps(0.6931471824645996f, 0.5753641724586487f, 0.4700036346912384f,
-                          0.37469345331192017f, 0.28768208622932434f, 0.20763936638832092f,
-                          0.133531391620636f, 0.06453852355480194f, 0.0f, 0, 0, 0, 0, 0, 0, 0));
+        k, _mm512_setr_ps(0.0f, 0, 0, 0, 0, 0, 0, 0, 0.6931471824645996f, 0.5753641724586487f,
+                          0.4700036346912384f, 0.37469345331192017f, 0.28768208622932434f,
+                          0.20763936638832092f, 0.133531391620636f, 0.06453852355480194f));
     lo = _mm512_permutexvar_ps(
-        j, _mm512_setr_ps(-1.9046542121259336e-09f, -2.7555087100950004e-08f,
-                          -5.4455027154176605e-09f, -3.870509690528934e-09f,
-                          -1.3777543550475002e-08f, -1.610076405533789e-09f,
-                          1.0038866404826763e-09f, -2.417230859919073e-09f, 0.0f, 0, 0, 0, 0, 0,
-                          0, 0));
+        k, _mm512_setr_ps(0.0f, 0, 0, 0, 0, 0, 0, 0, -1.9046542121259336e-09f,
+                          -2.7555087100950004e-08f, -5.4455027154176605e-09f,
+                          -3.870509690528934e-09f, -1.3777543550475002e-08f,
+                          -1.610076405533789e-09f, 1.0038866404826763e-09f,
+                          -2.417230859919073e-09f));
     P y = pmadd(cst<P>(-0.16736982762813568f), t.r, cst<P>(0.2006903737783432f));
     y = pmadd(y, t.r, cst<P>(-0.24999894201755524f));
     y = pmadd(y, t.r, cst<P>(0.3333325982093811f));
     t.y = pmadd(y, t.r, cst<P>(-0.5f));
   } else {
     static_assert(std::is_same<P, Packet8d>::value, "AVX-512 packets only");
-    const P c = _mm512_roundscale_pd(inv_m, (4 << 4) | _MM_FROUND_TO_NEAREST_INT);
+    // The same with RN(inv_m + 2^48); vpermt2pd reads k mod 16, entries 8…15 in the second
+    // register.
+    const P magic = cst<P>(281474976710656.0);
+    const P sum = padd(inv_m, magic);
+    const P c = psub(sum, magic);
     t.r = pmadd(m, c, cst<P>(-1.0));
-    // The same index in bits 49…52; the 9 entries span two registers (vpermt2pd reads 4 bits).
-    const __m512i j = _mm512_srli_epi64(_mm512_castpd_si512(c), 49);
+    const __m512i k = _mm512_castpd_si512(sum);
     t.hi = _mm512_permutex2var_pd(
+        _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0), k,
         _mm512_setr_pd(0.6931471805599453, 0.5753641449035618, 0.4700036292457356,
                        0.3746934494414107, 0.2876820724517809, 0.2076393647782445,
-                       0.13353139262452263, 0.06453852113757118),
-        j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
+                       0.13353139262452263, 0.06453852113757118));
     lo = _mm512_permutex2var_pd(
+        _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0), k,
         _mm512_setr_pd(2.3190468138462996e-17, 5.214321232885128e-17, -2.3229412495470032e-17,
                        -3.9243112288632396e-18, 2.607160616442564e-17, 1.2053243216686129e-17,
-                       -3.664457663660085e-18, -6.470486661692933e-18),
-        j, _mm512_setr_pd(0.0, 0, 0, 0, 0, 0, 0, 0));
+                       -3.664457663660085e-18, -6.470486661692933e-18));
     P y = pmadd(cst<P>(-0.08412310281403275), t.r, cst<P>(0.09169827163376812));
     y = pmadd(y, t.r, cst<P>(-0.0999966790306496));
     y = pmadd(y, t.r, cst<P>(0.11110811031481257));
