@@ -10,6 +10,9 @@
 //                    writing one
 //   probabilities_*  the same loss on p = σ(x): the fused call (the packet kernel on AVX-512)
 //                    against the scalar formulas that builds without AVX-512 run, 10^6 and 4M
+//   fused_hugepages  the fused call on copies of the same arrays in memory advised for
+//                    transparent huge pages (Linux, 4M): what 4 KiB pages cost the pass. The
+//                    counter huge_MiB says how much of it the kernel actually backed by them
 //
 //   cmake --preset bench && cmake --build --preset bench --target bench_fused
 //   ./build/bench/benchmarks/bench_fused --benchmark_repetitions=5
@@ -21,9 +24,17 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdint>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <new>
 #include <random>
+#include <string>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include <focal/focal.hpp>
 
@@ -197,6 +208,68 @@ void stream(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
+#if defined(__linux__)
+// Anonymous memory advised for transparent huge pages, 2 MiB aligned; unmapped on destruction.
+class HugePageBuffer {
+ public:
+  explicit HugePageBuffer(std::size_t bytes) {
+    constexpr std::size_t huge = std::size_t(1) << 21;
+    length_ = (bytes + huge - 1) / huge * huge + huge;
+    void* p = mmap(nullptr, length_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    base_ = static_cast<char*>(p);
+    aligned_ = base_ + (huge - reinterpret_cast<std::uintptr_t>(base_) % huge) % huge;
+    madvise(aligned_, length_ - huge, MADV_HUGEPAGE);  // before the first touch
+  }
+  ~HugePageBuffer() { munmap(base_, length_); }
+  HugePageBuffer(const HugePageBuffer&) = delete;
+  HugePageBuffer& operator=(const HugePageBuffer&) = delete;
+  template <class S>
+  S* data() const {
+    return reinterpret_cast<S*>(aligned_);
+  }
+
+ private:
+  char *base_ = nullptr, *aligned_ = nullptr;
+  std::size_t length_ = 0;
+};
+
+// This process's anonymous memory in huge pages, in MiB (/proc/self/smaps_rollup).
+double anon_huge_mib() {
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string key;
+  double kib = 0;
+  while (in >> key) {
+    if (key == "AnonHugePages:") {
+      in >> kib;
+      break;
+    }
+  }
+  return kib / 1024;
+}
+
+template <class S>
+void fused_hugepages(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  Data<S>& d = data<S>(n);
+  const double before = anon_huge_mib();
+  HugePageBuffer bx(std::size_t(n) * sizeof(S)), by(std::size_t(n) * sizeof(S)),
+      bg(std::size_t(n) * sizeof(S));
+  using Map = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>, Eigen::Aligned64>;
+  Map x(bx.data<S>(), n), y(by.data<S>(), n), g(bg.data<S>(), n);
+  x = d.x;
+  y = d.y;
+  g.setZero();
+  state.counters["huge_MiB"] = anon_huge_mib() - before;
+  const auto& l = loss(S());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(l.value_and_gradient(x, y, g, d.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+#endif
+
 void sizes(benchmark::internal::Benchmark* b) {
   for (const long n : {1'000L, 10'000L, 100'000L, 1'000'000L, 4'194'304L, 10'000'000L,
                        100'000'000L}) {
@@ -223,4 +296,8 @@ BENCHMARK_TEMPLATE(naive, double)->Apply(sizes);
 BENCHMARK_TEMPLATE(stream, double)->Apply(sizes);
 BENCHMARK_TEMPLATE(probabilities_fused, double)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_TEMPLATE(probabilities_scalar, double)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
+#if defined(__linux__)
+BENCHMARK_TEMPLATE(fused_hugepages, float)->Arg(4'194'304)->UseRealTime();
+BENCHMARK_TEMPLATE(fused_hugepages, double)->Arg(4'194'304)->UseRealTime();
+#endif
 BENCHMARK_MAIN();
