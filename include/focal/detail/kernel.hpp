@@ -96,10 +96,10 @@ class SigmoidKernel {
   /// Loss and/or ∂loss/∂x at input x with target positive (y = 1) or not (y = 0).
   template <bool WantLoss, bool WantGrad>
   void eval(Scalar x, bool positive, Scalar& loss, Scalar& grad) const noexcept {
-    if constexpr (std::is_same<Input, Logits>::value && simd::vectorized<Scalar>) {
+    if constexpr (simd::packet_kernel_for<Scalar, Input>) {
       // The packet kernel on one lane: the same bits as the vectorized array calls.
-      simd::SigmoidPacketKernel<Scalar>(p_).template eval_one<WantLoss, WantGrad>(x, positive,
-                                                                                  loss, grad);
+      simd::SigmoidPacketKernel<Scalar, Input>(p_).template eval_one<WantLoss, WantGrad>(
+          x, positive, loss, grad);
     } else if constexpr (std::is_same<Input, Logits>::value) {
       if (p_.star) {
         eval_star<WantLoss, WantGrad>(x, positive, loss, grad);
@@ -118,10 +118,6 @@ class SigmoidKernel {
         const Scalar g = weight(alpha_t, qg * (p_.gamma * pt_nl + t.q));
         grad = positive ? -g : g;  // dz/dx = s
       }
-    } else if constexpr (simd::packet_kernel_for<Scalar, Probabilities>) {
-      // Probabilities: the packet kernel on one lane, as for logits.
-      simd::SigmoidPacketKernel<Scalar, Probabilities>(p_).template eval_one<WantLoss, WantGrad>(
-          x, positive, loss, grad);
     } else {
       probability_eval<WantLoss, WantGrad>(p_, x, positive, loss, grad);
     }

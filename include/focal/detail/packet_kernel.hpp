@@ -34,8 +34,7 @@ constexpr bool packet_kernel_for =
     vectorized<Scalar> &&
     (std::is_same<Input, Logits>::value || has_neg_log_unit<packet_t<Scalar>>);
 
-/// Focusing modes: 0…max_static_gamma are integer γ unrolled at compile time.
-constexpr int max_static_gamma = 2;
+/// Focusing modes: 0 and 2 are γ = 0 (CE) and γ = 2 (the paper's) at compile time.
 constexpr int mode_int_runtime = 100;  // other integer γ: multiplication in a loop
 constexpr int mode_non_integer = -1;   // exp(−γ softplus(z)), exponent in double-word
 constexpr int mode_star = -2;          // FL*
@@ -75,25 +74,6 @@ struct LogisticPacket {
     m = select(nonneg, z, zero);
   }
 };
-
-template <int K, class P>
-EIGEN_ALWAYS_INLINE P static_pow(const P& q) {
-  if constexpr (K == 0) {
-    return cst<P>(1);
-  } else if constexpr (K == 1) {
-    return q;
-  } else if constexpr (K == 2) {
-    return pmul(q, q);
-  } else if constexpr (K == 3) {
-    return pmul(pmul(q, q), q);
-  } else if constexpr (K == 4) {
-    const P q2 = pmul(q, q);
-    return pmul(q2, q2);
-  } else {
-    const P q2 = pmul(q, q);
-    return pmul(pmul(q2, q2), static_pow<K - 4>(q));
-  }
-}
 
 template <class P>
 EIGEN_ALWAYS_INLINE P runtime_pow(const P& q, int k) {
@@ -308,9 +288,6 @@ class SigmoidPacketKernel {
       return cst<P>(1);
     } else if constexpr (Mode == 2) {
       return pmul(q, pmadd(cst<P>(Scalar(2)), q_lo, q));  // (q + q_lo)² less q_lo² (< 2^-40 q²)
-    } else if constexpr (Mode > 0 && Mode <= max_static_gamma) {
-      const P pk1 = static_pow<Mode - 1>(q);
-      return pmadd(pmul(cst<P>(Scalar(Mode)), q_lo), pk1, pmul(pk1, q));
     } else if constexpr (Mode == mode_int_runtime) {
       const P pk1 = runtime_pow(q, p_.int_gamma - 1);
       return pmadd(pmul(cst<P>(Scalar(p_.int_gamma)), q_lo), pk1, pmul(pk1, q));
