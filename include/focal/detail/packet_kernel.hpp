@@ -54,7 +54,7 @@ struct LogisticPacket {
     const P one = cst<P>(1);
     const P zero = pzero(z);
     const auto nonneg = less_equal(zero, z);  // false for NaN
-    const auto negative = less(z, zero);      // false for NaN
+    const auto negative = negative_or_nan(z);  // NaN: see neg_abs_clamped
     P e = e0;
     if constexpr (WithLow) e = psub(e, pmul(e, select(nonneg, z_lo, pnegate(z_lo))));
     const P d = padd(one, e);
@@ -69,7 +69,8 @@ struct LogisticPacket {
     // the kernel adds in one inlining context and not another, and the bits would differ.
     q_lo = opaque(pmul(psub(product_residual(num, q, d), pmul(q, d_lo)), big));
     l1 = log1p_split(d, d_lo, big);  // log1p(e) = log d + log1p(d_lo/d) ≈ log d + d_lo/d
-    // nl = softplus(−z) = max(−z, 0) + log1p(e): l1 − z where z < 0 (NaN: l1 is NaN already).
+    // nl = softplus(−z) = max(−z, 0) + log1p(e): l1 − z where z < 0, and where z is NaN (on
+    // AVX-512 e is then finite: the NaN reaches the loss and, through h, the gradient here).
     nl = subtract_where(negative, l1, WithLow ? padd(z, z_lo) : z);
     m = select(nonneg, z, zero);
   }
@@ -218,10 +219,16 @@ class SigmoidPacketKernel {
           l = weight(pabs(signed_alpha), pmul(qg, t.nl));
           g = weight(signed_alpha, pmul(qg, h));
         } else {
-          // (α_t·q^γ formed once for both would save an instruction, but measured on the
-          // sweep's grid it rounds the SSE2 build's γ = 1 gradient 0.8 ulp worse, past 6 ulp.)
+#if defined(__FMA__)
+          const P a = pmul(signed_alpha, qg);  // formed once for both
+          l = pabs(pmul(a, t.nl));
+          g = pmul(a, h);
+#else
+          // (Without FMA, α_t·q^γ formed once for both rounds the sweep's γ = 1 gradient
+          // 0.8 ulp worse, past its 6 ulp.)
           l = pabs(pmul(signed_alpha, pmul(qg, t.nl)));
           g = pmul(signed_alpha, pmul(qg, h));
+#endif
         }
       }
       pstore(loss + k * L, l);

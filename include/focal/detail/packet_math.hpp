@@ -363,13 +363,35 @@ constexpr S exp_lowest() {
   return std::is_same<S, float>::value ? S(-104) : S(-746);
 }
 
-/// max(−|v|, exp_lowest), NaN → NaN: the argument of exp(−|z|), clamped where it no longer
-/// matters, in two instructions (the sign bit set, then pmax, which keeps a NaN first operand;
-/// AVX-512's one-instruction vrange would drop the NaN).
+/// max(−|v|, exp_lowest): the argument of exp(−|z|), clamped where it no longer matters. On
+/// AVX-512 one vrange (−min(|v|, |exp_lowest|)), which maps NaN to exp_lowest: the caller
+/// carries a NaN logit through z instead (negative_or_nan). Elsewhere the sign bit set, then
+/// pmax, which keeps a NaN first operand.
 template <class P>
 EIGEN_ALWAYS_INLINE P neg_abs_clamped(const P& v) {
   using S = scalar_of<P>;
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_range_ps(v, cst<P>(exp_lowest<S>()), 0xE);  // min |·|, sign set
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_range_pd(v, cst<P>(exp_lowest<S>()), 0xE);
+  }
+#endif
   return pmax(por(v, cst<P>(S(-0.0))), cst<P>(exp_lowest<S>()));
+}
+
+/// z < 0, and on packets whose neg_abs_clamped drops NaN also z NaN (one unordered compare):
+/// where it is true the kernel subtracts z, so a NaN logit makes the loss and gradient NaN.
+template <class P>
+EIGEN_ALWAYS_INLINE mask_t<P> negative_or_nan(const P& z) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same<P, Packet16f>::value) {
+    return _mm512_cmp_ps_mask(z, pzero(z), _CMP_NGE_UQ);
+  } else if constexpr (std::is_same<P, Packet8d>::value) {
+    return _mm512_cmp_pd_mask(z, pzero(z), _CMP_NGE_UQ);
+  }
+#endif
+  return less(z, pzero(z));
 }
 
 /// x·k rounded to an integer (to nearest, ties to even; |x·k| < 2^(digits − 2)): adding
@@ -407,11 +429,13 @@ EIGEN_ALWAYS_INLINE P exp_clamped(const P& x) {
     // r = x − m·ln 2 in two steps (Cody–Waite): m·0.693359375 is exact.
     P r = pmadd(m, cst<P>(-0.693359375f), x);
     r = pmadd(m, cst<P>(2.12194440e-4f), r);
-    P y = pmadd(cst<P>(1.9875691500e-4f), r, cst<P>(1.3981999507e-3f));
-    y = pmadd(y, r, cst<P>(8.3334519073e-3f));
-    y = pmadd(y, r, cst<P>(4.1665795894e-2f));
-    y = pmadd(y, r, cst<P>(1.6666665459e-1f));
-    y = pmadd(y, r, cst<P>(5.0000001201e-1f));
+    // exp(r) = 1 + r + r²·P(r) on |r| ≤ ln2/2, P of degree 4 fitted for the least maximum
+    // relative error of exp (2^-28.3, 0.05 ulp; Cephes' degree 5 gains nothing over it: every
+    // float in [−87, 0] checked against expl, worst 0.882 vs 0.889 ulp, RMS 0.160 both).
+    P y = pmadd(cst<P>(1.3814611001e-3f), r, cst<P>(8.3687100353e-3f));
+    y = pmadd(y, r, cst<P>(4.1668387409e-2f));
+    y = pmadd(y, r, cst<P>(1.6666520688e-1f));
+    y = pmadd(y, r, cst<P>(4.9999993451e-1f));
     return scale_pow2(exp_finish(y, r), m);
   } else {
     const P m = round_product(x, 1.4426950408889634073599);
