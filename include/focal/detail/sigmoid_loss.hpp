@@ -63,7 +63,8 @@ template <class Scalar, class Input>
 using derivative_op = elementwise_op<Scalar, Input, true>;
 
 /// Targets all 0 or 1? Vectorized over a contiguous array (the common case), else false
-/// so that the caller's exact scan finds the offender.
+/// so that the caller's exact scan finds the offender. The scan runs backwards: the fused
+/// pass that follows starts at the front, which is then the part still in cache.
 template <class Scalar>
 bool targets_look_valid(const Scalar* y, Eigen::Index n) {
   using namespace Eigen::internal;
@@ -71,16 +72,16 @@ bool targets_look_valid(const Scalar* y, Eigen::Index n) {
   constexpr int L = simd::lanes<P>;
   const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
   P ok = pcmp_eq(zero, zero);
-  Eigen::Index i = 0;
-  for (; i + L <= n; i += L) {
-    const P v = ploadu<P>(y + i);
+  const Eigen::Index whole = n - n % L;
+  for (Eigen::Index i = whole; i > 0; i -= L) {
+    const P v = ploadu<P>(y + i - L);
     ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one)));
   }
   alignas(64) Scalar lanes[L];
   pstoreu(lanes, ok);
   bool all = true;
   for (int k = 0; k < L; ++k) all = all && !(lanes[k] == Scalar(0));  // a true lane is all ones
-  for (; i < n; ++i) all = all && is_target(y[i]);
+  for (Eigen::Index i = whole; i < n; ++i) all = all && is_target(y[i]);
   return all;
 }
 
