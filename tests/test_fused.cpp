@@ -127,14 +127,54 @@ TEMPLATE_TEST_CASE("the fused gradient is derivative / normalizer bit for bit ov
   }
   for (const support::Spec& spec : support::all_specs()) {
     support::with_loss<S, focal::Logits>(spec, [&](const auto& loss) {
-      for (const S normalizer : {S(1), S(3), S(7), S(0.3), S(1000), S(123457)}) {
+      // Also normalizers at the ends of the range, whose quotients overflow or go subnormal.
+      const S tiny = std::numeric_limits<S>::min(), huge = std::numeric_limits<S>::max();
+      for (const S normalizer : {S(1), S(3), S(7), S(0.3), S(1000), S(123457), S(3) * tiny,
+                                 S(1) / huge * S(1.5), huge / S(3), huge, S(1e-20), S(1e20)}) {
         loss.value_and_gradient(x, y, g, normalizer);
-        for (Eigen::Index i = 0; i < 2 * n; ++i) {
-          INFO(spec.name() << ", normalizer " << normalizer << ", x = " << x[i] << ", y = " << y[i]);
-          REQUIRE(g[i] == loss.derivative(x[i], y[i]) / normalizer);
+        // The first mismatch, if any, reported with its context (an INFO per element would
+        // cost more than the check).
+        Eigen::Index bad = -1;
+        for (Eigen::Index i = 0; i < 2 * n && bad < 0; ++i) {
+          if (!(g[i] == loss.derivative(x[i], y[i]) / normalizer)) bad = i;
+        }
+        if (bad >= 0) {
+          INFO(spec.name() << ", normalizer " << normalizer << ", x = " << x[bad]
+                           << ", y = " << y[bad]);
+          REQUIRE(g[bad] == loss.derivative(x[bad], y[bad]) / normalizer);
         }
       }
     });
+  }
+}
+
+TEMPLATE_TEST_CASE("huge anchor weights over a small normalizer give ±inf gradients, not NaN",
+                   "[fused]", float, double) {
+  // w·d finite, w·d / normalizer past the largest finite value: the division overflows to ±∞,
+  // and so must the fused pass (a reciprocal estimate that overflows first would give NaN).
+  using S = TestType;
+  const Eigen::Index n = 40, k = 7;
+  Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> x(n, k), g(n, k);
+  Eigen::ArrayXi labels(n);
+  Eigen::Array<S, Eigen::Dynamic, 1> w(n);
+  std::mt19937 gen(3);
+  std::normal_distribution<double> normal(-2.0, 3.0);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < k; ++j) x(i, j) = S(normal(gen));
+    labels[i] = int(i % (k + 1)) - 1;  // background and every class
+    w[i] = std::numeric_limits<S>::max() / S(8) / S(1 + i % 5);
+  }
+  const focal::BalancedFocalLoss<S> fl;
+  for (const S normalizer : {S(1e-3), S(0.25), S(1), S(3)}) {
+    fl.value_and_gradient(x, focal::labels(labels, w), g, normalizer);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      for (Eigen::Index j = 0; j < k; ++j) {
+        const S y = labels[i] == j ? S(1) : S(0);
+        INFO("normalizer " << normalizer << " row " << i << " column " << j);
+        REQUIRE_FALSE(std::isnan(g(i, j)));
+        REQUIRE(g(i, j) == S(w[i] * fl.derivative(x(i, j), y)) / normalizer);
+      }
+    }
   }
 }
 
