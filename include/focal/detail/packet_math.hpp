@@ -609,9 +609,9 @@ EIGEN_ALWAYS_INLINE TableLog<P> table_log(const P& m, const P& inv_m) {
 
 /// log1p(e) from 1 + e = d + d_lo (exact split) and inv_d = 1/d within an ulp (the kernel has
 /// both): log d + d_lo/d. On AVX-512, log d by table_log, with log(1/c) + r summed exactly
-/// (Fast2Sum: |log(1/c)| ≥ |r|, or log(1/c) = 0) and d_lo/d folded in, so that one rounding ends it: fewer
-/// instructions than the polynomial log (and for double no division), and more accurate.
-/// Elsewhere, log_1_to_2(d).
+/// (Fast2Sum: |log(1/c)| ≥ |r|, or log(1/c) = 0) and d_lo/d folded in, so that one rounding
+/// ends it: fewer instructions than the polynomial log (and for double no division), and more
+/// accurate. Elsewhere, log_1_to_2(d).
 template <class P>
 EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
 #if defined(EIGEN_VECTORIZE_AVX512)
