@@ -33,6 +33,7 @@ namespace detail {
 
 constexpr Eigen::Index chunk_elements = 8192;  // the unit of summation and of threading
 constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers: 3 × 1 KiB of float
+constexpr Eigen::Index piece_elements = 1024;  // labels: targets, weights: 4 KiB each of float
 
 /// Per-lane TwoSum accumulation of a chunk's losses (losses are ≥ 0, or +∞, or NaN).
 template <class P>
@@ -309,36 +310,66 @@ template <class S, class Span, class DX, class L, class W, class DG>
 double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, DG& g,
                     unsigned threads) {
   using P = simd::packet_t<S>;
-  using RowWeights = weights_tag<Labels<L, W>::weighted ? Weights::uniform : Weights::none>;
+  constexpr bool weighted = Labels<L, W>::weighted;
+  using PieceWeights = weights_tag<weighted ? Weights::per_element : Weights::none>;
+  struct alignas(64) Piece {
+    S v[piece_elements];
+  };
+  struct alignas(64) NoPiece {
+    S v[1];
+  };
+  using WeightPiece = std::conditional_t<weighted, Piece, NoPiece>;
   const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
   const bool row_major = bool(DX::IsRowMajor) || cols == 1;
   const S* xp = row_major ? flat_data(x, true) : nullptr;
   S* gp = row_major ? const_cast<S*>(flat_data(g, true)) : nullptr;
   if (xp != nullptr && gp != nullptr && cols > 0) {
-    // Row by row: the targets of a row are 0 but for its class, so one zeroed block of
-    // targets serves every row, with at most one 1 set and reset per block.
+    // Consecutive rows that are not ignored are one contiguous run of x and G: each run goes
+    // through the kernel in pieces of up to piece_elements, with the piece's targets (0 but at
+    // each row's class) and weights written into stack buffers, so that the kernel sees whole
+    // blocks of packets whatever the number of classes. (A kernel call per row left it partial
+    // blocks: measured 7% slower with 80 classes, 3.6× with 20, 6.8× with one. Copying the
+    // runs of a piece together, to skip the partial block at a run's end, measured slower:
+    // the copies serialize the misses that the kernel's own loads overlap with compute.)
     const Eigen::Index rows_per_chunk = std::max<Eigen::Index>(1, chunk_elements / cols);
     const Eigen::Index chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
     return run_chunks(chunks, threads, [&](Eigen::Index c) {
       PacketSum<P> acc;
-      alignas(64) S yb[block_elements] = {};
+      Piece targets = {};
+      WeightPiece weights;
+      S* const yb = targets.v;
+      S* const wb = weights.v;
       const Eigen::Index end = std::min(rows, (c + 1) * rows_per_chunk);
-      for (Eigen::Index i = c * rows_per_chunk; i < end; ++i) {
-        const long long label = labels[i];
-        S* grow = gp + i * cols;
-        if (label == ignore) {
-          std::fill(grow, grow + cols, S(0));
+      for (Eigen::Index i = c * rows_per_chunk; i < end;) {
+        if (labels[i] == ignore) {
+          std::fill(gp + i * cols, gp + (i + 1) * cols, S(0));
+          ++i;
           continue;
         }
-        const S w = labels.template weight<S>(i);
-        for (Eigen::Index j0 = 0; j0 < cols; j0 += block_elements) {
-          const Eigen::Index n = std::min(block_elements, cols - j0);
-          const long long hot = label - j0;
-          const bool here = hot >= 0 && hot < n;
-          if (here) yb[hot] = S(1);
-          span(RowWeights{}, xp + i * cols + j0, yb, nullptr, w, grow + j0, n, acc);
-          if (here) yb[hot] = S(0);
+        Eigen::Index run_end = i + 1;
+        while (run_end < end && labels[run_end] != ignore) ++run_end;
+        for (Eigen::Index a = i * cols; a < run_end * cols; a += piece_elements) {
+          const Eigen::Index m = std::min(piece_elements, run_end * cols - a);
+          const Eigen::Index first = a / cols, last = (a + m - 1) / cols;
+          // Sets (then clears) the 1 of each row's class inside the piece.
+          const auto mark = [&](S v) {
+            for (Eigen::Index row = first; row <= last; ++row) {
+              const long long label = labels[row];
+              const Eigen::Index at = row * cols + Eigen::Index(label) - a;
+              if (label >= 0 && at >= 0 && at < m) yb[at] = v;
+            }
+          };
+          mark(S(1));
+          if constexpr (weighted) {
+            for (Eigen::Index row = first; row <= last; ++row) {
+              std::fill(wb + std::max(row * cols, a) - a,
+                        wb + std::min((row + 1) * cols, a + m) - a, labels.template weight<S>(row));
+            }
+          }
+          span(PieceWeights{}, xp + a, yb, wb, S(1), gp + a, m, acc);
+          mark(S(0));
         }
+        i = run_end;
       }
       return acc.take();
     });
