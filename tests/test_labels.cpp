@@ -126,17 +126,18 @@ TEMPLATE_TEST_CASE("labels give the dense one-hot results for every sigmoid loss
 
 TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and run of rows",
                    "[labels]", float, double) {
-  // The row-major labels path runs the kernel over runs of consecutive rows that are not
-  // ignored, in pieces of 1024 elements: runs shorter and longer than a piece, pieces that
-  // end inside a row, rows longer than a piece (the class on either side of the cut), one
-  // class, and chunks that end inside a run.
+  // The row-major labels path runs the kernel in pieces of 1024 elements, per chunk of rows
+  // either over the runs of rows between ignored ones (long runs: shorter and longer than a
+  // piece, pieces that end inside a row, rows longer than a piece with the class on either
+  // side of the cut) or across ignored rows with a mask (short runs: few classes, or every
+  // other row ignored). Ignored rows hold NaN and infinite logits, which must not show.
   using S = TestType;
   const focal::BalancedFocalLoss<S> fl;
   struct Shape {
     Eigen::Index n, k;
   };
-  for (const Shape shape : {Shape{3000, 1}, Shape{900, 3}, Shape{250, 80}, Shape{6, 1500},
-                            Shape{4, 2100}}) {
+  for (const Shape shape : {Shape{3000, 1}, Shape{900, 3}, Shape{250, 80}, Shape{1000, 20},
+                            Shape{6, 1500}, Shape{4, 2100}}) {
     const Eigen::Index n = shape.n, k = shape.k;
     INFO(n << " x " << k);
     Eigen::ArrayXi labels = random_labels(n, int(k), 21);
@@ -146,25 +147,42 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
     for (Eigen::Index i = n / 2; i < n && i < n / 2 + 40; i += 2) {  // runs of one row
       labels[i] = focal::ignore;
     }
+    if (k == 20) {  // a whole chunk of one-row runs
+      for (Eigen::Index i = 0; i < n / 2; ++i) labels[i] = i % 2 ? focal::background : focal::ignore;
+      labels[1] = 19;
+      labels[3] = 0;
+    }
     if (k > 1024) {  // classes on both sides of the first piece boundary inside a row
       labels[0] = int(k) - 1;
       labels[1] = 1023;
       labels[3] = 1024;
     }
-    const Logits<S, Eigen::RowMajor> x = random_logits<S, Eigen::RowMajor>(n, k, 22);
+    Logits<S, Eigen::RowMajor> x = random_logits<S, Eigen::RowMajor>(n, k, 22);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      if (labels[i] == focal::ignore) {
+        x(i, 0) = std::numeric_limits<S>::quiet_NaN();
+        x(i, k - 1) = -std::numeric_limits<S>::infinity();
+      }
+    }
     check_against_dense(fl, x, labels, S(7));
-    // Anchor weights, one per row, now per element inside a piece.
+    // Anchor weights, one per row, per element inside a piece.
     Eigen::Array<S, Eigen::Dynamic, 1> w =
         Eigen::Array<S, Eigen::Dynamic, 1>::LinSpaced(n, S(0.5), S(3));
     Logits<S, Eigen::RowMajor> gw(n, k), g(n, k);
-    fl.value_and_gradient(x, focal::labels(labels, w), gw, S(7));
+    const S total_w = fl.value_and_gradient(x, focal::labels(labels, w), gw, S(7));
     fl.value_and_gradient(x, focal::labels(labels), g, S(1));
+    long double expected = 0;
     for (Eigen::Index i = 0; i < n; ++i) {
       for (Eigen::Index j = 0; j < k; ++j) {
         INFO("row " << i << " column " << j);
         REQUIRE(gw(i, j) == S(w[i] * g(i, j)) / S(7));
+        if (labels[i] != focal::ignore) {
+          expected += static_cast<long double>(w[i]) * fl(x(i, j), labels[i] == j ? S(1) : S(0));
+        }
       }
     }
+    CHECK(std::fabs(static_cast<long double>(total_w) - expected / 7) <=
+          4 * std::numeric_limits<S>::epsilon() * expected / 7);
   }
 }
 

@@ -143,7 +143,17 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
                   const char* input, bool allow_background) {
   check_vector_length("labels", labels.indices().rows(), labels.indices().cols(), input, rows,
                       "rows");
+  // A branch-free sweep first (vectorized: a label per row is a lot of rows when classes are
+  // few), and the scan that names the offender only when it finds one.
+  // Legal: ignore ≤ v < classes, but for background where it is not allowed.
+  Eigen::Index illegal = 0;
   for (Eigen::Index i = 0; i < labels.size(); ++i) {
+    const long long v = labels[i];
+    illegal += (static_cast<unsigned long long>(v - ignore) >=
+                static_cast<unsigned long long>(classes - ignore)) |
+               (!allow_background & (v == background));
+  }
+  for (Eigen::Index i = 0; illegal != 0 && i < labels.size(); ++i) {
     const long long v = labels[i];
     if ((v >= 0 && v < classes) || v == ignore || (allow_background && v == background)) {
       continue;
@@ -158,7 +168,12 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
                   "focal: anchor weights must have the loss's Scalar type");
     check_vector_length("weights", labels.weights().rows(), labels.weights().cols(), "labels",
                         labels.size(), "entries");
+    Eigen::Index illegal_weights = 0;
     for (Eigen::Index i = 0; i < labels.size(); ++i) {
+      const Scalar w = labels.template weight<Scalar>(i);
+      illegal_weights += !((w >= Scalar(0)) & (w <= std::numeric_limits<Scalar>::max()));
+    }
+    for (Eigen::Index i = 0; illegal_weights != 0 && i < labels.size(); ++i) {
       const Scalar w = labels.template weight<Scalar>(i);
       if (!(w >= Scalar(0) && w <= std::numeric_limits<Scalar>::max())) {
         throw std::invalid_argument("focal: weights[" + std::to_string(i) + "] = " +

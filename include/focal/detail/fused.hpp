@@ -33,7 +33,9 @@ namespace detail {
 
 constexpr Eigen::Index chunk_elements = 8192;  // the unit of summation and of threading
 constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers: 3 × 1 KiB of float
-constexpr Eigen::Index piece_elements = 1024;  // labels: targets, weights: 4 KiB each of float
+constexpr Eigen::Index piece_elements = 1024;  // labels: buffers of 4 KiB each of float
+constexpr Eigen::Index few_classes = 16;       // labels: fewer classes go masked (below)
+constexpr Eigen::Index short_run = 128;        // labels: so do runs of rows shorter on average
 
 /// Per-lane TwoSum accumulation of a chunk's losses (losses are ≥ 0, or +∞, or NaN).
 template <class P>
@@ -113,18 +115,19 @@ double run_chunks(Eigen::Index n, unsigned threads, F&& f) {
 enum class Weights { none, uniform, per_element };
 
 /// The packet kernel over a contiguous span: loss into acc, grad = w·d / normalizer into g.
-/// Runs eval_block over groups of block_packets packets; the tail (n not a multiple of the
-/// packet size) is padded into a full packet, so every element goes through the same
-/// instructions.
-template <int Mode, Weights W, class S, class Input>
-void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, const S* y, const S* w,
-                S w_uniform, S* g, Eigen::Index n, S normalizer,
+/// Masked: elements whose `keep` is 0 give a loss and a gradient of exactly 0, whatever their
+/// input (NaN included). Runs eval_block over groups of block_packets packets; the tail (n not
+/// a multiple of the packet size) is padded into a full packet, so every element goes through
+/// the same instructions.
+template <int Mode, Weights W, bool Masked, class S, class Input>
+void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, const S* y,
+                const S* w, S w_uniform, const S* keep, S* g, Eigen::Index n, S normalizer,
                 PacketSum<simd::packet_t<S>>& acc) {
   using namespace Eigen::internal;
   using P = simd::packet_t<S>;
   constexpr int L = simd::lanes<P>;
   constexpr int group = simd::block_packets * L;
-  alignas(64) S xb[group], yb[group], wb[group], gb[group], lb[group], db[group];
+  alignas(64) S xb[group], yb[group], wb[group], kb[group], gb[group], lb[group], db[group];
   const P norm = pset1<P>(normalizer);
   const P wu = pset1<P>(w_uniform);
   // Dividing by the normalizer: Markstein's FMA correction of g·(1/n), correctly rounded like
@@ -142,16 +145,19 @@ void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, c
     // buffers padded with x = y = w = 0, whose lanes' losses are dropped and gradients unused.
     const bool whole = r == padded;
     const S *xs = x + i, *ys = y + i, *ws = W == Weights::per_element ? w + i : nullptr;
+    const S* ks = Masked ? keep + i : nullptr;
     S* gs = g + i;
     if (!whole) {
       for (Eigen::Index k = 0; k < padded; ++k) {
         xb[k] = k < r ? x[i + k] : S(0);
         yb[k] = k < r ? y[i + k] : S(0);
         if constexpr (W == Weights::per_element) wb[k] = k < r ? w[i + k] : S(0);
+        if constexpr (Masked) kb[k] = k < r ? keep[i + k] : S(0);
       }
       xs = xb;
       ys = yb;
       ws = wb;
+      ks = kb;
       gs = gb;
     }
     kernel.template eval_block<Mode>(xs, ys, packets, lb, db);
@@ -164,6 +170,12 @@ void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, c
         d = simd::weight(wv, d);
       }
       if (scale) d = markstein ? simd::divide_by(d, norm, inv_p) : pdiv(d, norm);
+      if constexpr (Masked) {
+        const P zero = pzero(d);
+        const auto kept = simd::not_equal(ploadu<P>(ks + k * L), zero);
+        pstore(lb + k * L, simd::select(kept, pload<P>(lb + k * L), zero));
+        d = simd::select(kept, d, zero);
+      }
       pstoreu(gs + k * L, d);
     }
     acc.add_block(lb);
@@ -171,8 +183,10 @@ void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, c
   }
 }
 
-template <Weights W>
-using weights_tag = std::integral_constant<Weights, W>;
+/// What a span call carries besides x and y: anchor weights (W), and whether a 0/1 `keep`
+/// mask drops elements.
+template <Weights W, bool Masked = false>
+struct span_kind {};
 
 /// Spans through the packet kernel (vectorized builds). The focusing mode and the scaling are
 /// dispatched here, per span, so that the drivers around it are compiled once per argument
@@ -182,11 +196,12 @@ struct PacketSpans {
   simd::SigmoidPacketKernel<S, Input> kernel;
   S normalizer;
 
-  template <Weights W>
-  void operator()(weights_tag<W>, const S* x, const S* y, const S* w, S wu, S* g,
-                  Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
+  template <Weights W, bool Masked>
+  void operator()(span_kind<W, Masked>, const S* x, const S* y, const S* w, S wu,
+                  const S* keep, S* g, Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
     kernel.dispatch([&](auto mode) {
-      fused_span<decltype(mode)::value, W>(kernel, x, y, w, wu, g, n, normalizer, acc);
+      fused_span<decltype(mode)::value, W, Masked>(kernel, x, y, w, wu, keep, g, n, normalizer,
+                                                   acc);
     });
   }
 };
@@ -198,9 +213,9 @@ struct ScalarSpans {
   SigmoidKernel<S, Input> kernel;
   S normalizer;
 
-  template <Weights W>
-  void operator()(weights_tag<W>, const S* x, const S* y, const S* w, S wu, S* g,
-                  Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
+  template <Weights W, bool Masked>
+  void operator()(span_kind<W, Masked>, const S* x, const S* y, const S* w, S wu,
+                  const S* keep, S* g, Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
     using P = simd::packet_t<S>;
     constexpr int L = simd::lanes<P>;
     alignas(64) S lb[L];
@@ -213,6 +228,7 @@ struct ScalarSpans {
         l = weight(wi, l);
         d = weight(wi, d);
       }
+      if (Masked && keep[i] == S(0)) l = d = S(0);
       g[i] = d / normalizer;
       lb[filled++] = l;
       if (filled == L) {
@@ -277,8 +293,8 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
       PacketSum<P> acc;
       const Eigen::Index begin = c * chunk_elements;
       const Eigen::Index n = std::min(chunk_elements, size - begin);
-      span(weights_tag<Weights::none>{}, xp + begin, yp + begin, nullptr, S(1), gp + begin, n,
-           acc);
+      span(span_kind<Weights::none>{}, xp + begin, yp + begin, nullptr, S(1), nullptr,
+           gp + begin, n, acc);
       return acc.take();
     });
   }
@@ -297,7 +313,7 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
         xb[k] = ex.coeff(in.i, in.j);
         yb[k] = ey.coeff(in.i, in.j);
       }
-      span(weights_tag<Weights::none>{}, xb, yb, nullptr, S(1), gb, n, acc);
+      span(span_kind<Weights::none>{}, xb, yb, nullptr, S(1), nullptr, gb, n, acc);
       Cursor out(b, rows, cols, row_major);
       for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
     }
@@ -305,71 +321,146 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
   });
 }
 
+/// The labels path's stack buffers for a piece: targets (0 but at each row's class), a keep
+/// mask and anchor weights, as many as there are elements in a piece.
+template <class S, bool Weighted>
+struct LabelPiece {
+  static constexpr Weights weights = Weighted ? Weights::per_element : Weights::none;
+  alignas(64) S y[piece_elements];
+  alignas(64) S keep[piece_elements];
+  alignas(64) S w[Weighted ? piece_elements : 1];
+};
+
+/// Elements [a, a + m) of row-major inputs with `cols` columns: calls f(row, from, to) for
+/// each row they meet, with the row's part as positions [from, to) in the piece.
+template <class F>
+EIGEN_ALWAYS_INLINE void for_rows(Eigen::Index cols, Eigen::Index a, Eigen::Index m, F&& f) {
+  for (Eigen::Index row = a / cols, end = (a + m - 1) / cols; row <= end; ++row) {
+    f(row, std::max(row * cols, a) - a, std::min((row + 1) * cols, a + m) - a);
+  }
+}
+
+/// The labels path over rows [begin_row, end_row) where ignored rows are few: each run of rows
+/// between them is one contiguous stretch of x and G, cut into pieces; the targets' 1s are set
+/// and reset row by row; ignored rows get a zero gradient.
+template <class S, class Span, class L, class W>
+EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Labels<L, W>& labels,
+                                      S* gp, Eigen::Index cols, Eigen::Index begin_row,
+                                      Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
+  constexpr bool weighted = Labels<L, W>::weighted;
+  using Piece = LabelPiece<S, weighted>;
+  Piece piece;
+  std::fill(piece.y, piece.y + piece_elements, S(0));
+  for (Eigen::Index i = begin_row; i < end_row;) {
+    if (labels[i] == ignore) {
+      std::fill(gp + i * cols, gp + (i + 1) * cols, S(0));
+      ++i;
+      continue;
+    }
+    Eigen::Index run_end = i + 1;
+    while (run_end < end_row && labels[run_end] != ignore) ++run_end;
+    for (Eigen::Index a = i * cols; a < run_end * cols; a += piece_elements) {
+      const Eigen::Index m = std::min(piece_elements, run_end * cols - a);
+      const auto mark = [&](S v) {
+        for_rows(cols, a, m, [&](Eigen::Index row, Eigen::Index from, Eigen::Index to) {
+          const long long label = labels[row];
+          const Eigen::Index hot = row * cols + Eigen::Index(label) - a;
+          if (label >= 0 && hot >= from && hot < to) piece.y[hot] = v;
+          if constexpr (weighted) {
+            if (v != S(0)) std::fill(piece.w + from, piece.w + to, labels.template weight<S>(row));
+          }
+        });
+      };
+      mark(S(1));
+      span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, S(1), nullptr, gp + a, m,
+           acc);
+      mark(S(0));
+    }
+    i = run_end;
+  }
+}
+
+/// The labels path over rows [begin_row, end_row) where runs of rows between ignored ones are
+/// short (few classes, or many ignored rows): a kernel call per run would leave mostly partial
+/// blocks (measured up to 6× slower than the dense call with one class), so pieces run across
+/// ignored rows, whose elements a keep mask of 0 drops (loss and gradient exactly 0, whatever
+/// x). Each piece's buffers are filled whole.
+template <class S, class Span, class L, class W>
+EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels<L, W>& labels,
+                                     S* gp, Eigen::Index cols, Eigen::Index begin_row,
+                                     Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
+  constexpr bool weighted = Labels<L, W>::weighted;
+  using Piece = LabelPiece<S, weighted>;
+  Piece piece;
+  const Eigen::Index end = end_row * cols;
+  for (Eigen::Index a = begin_row * cols; a < end; a += piece_elements) {
+    const Eigen::Index m = std::min(piece_elements, end - a);
+    Eigen::Index dropped = 0;
+    if (cols == 1) {  // an element per row: a loop the compiler vectorizes
+      for (Eigen::Index j = 0; j < m; ++j) {
+        const long long label = labels[a + j];
+        piece.y[j] = label == 0 ? S(1) : S(0);
+        piece.keep[j] = label == ignore ? S(0) : S(1);
+        if constexpr (weighted) piece.w[j] = labels.template weight<S>(a + j);
+        dropped += label == ignore;
+      }
+    } else {
+      std::fill(piece.y, piece.y + m, S(0));
+      std::fill(piece.keep, piece.keep + m, S(1));
+      for_rows(cols, a, m, [&](Eigen::Index row, Eigen::Index from, Eigen::Index to) {
+        const long long label = labels[row];
+        if (label == ignore) {
+          for (Eigen::Index j = from; j < to; ++j) piece.keep[j] = S(0);
+          ++dropped;
+        } else if (label >= 0) {
+          const Eigen::Index hot = row * cols + Eigen::Index(label) - a;
+          if (hot >= from && hot < to) piece.y[hot] = S(1);
+        }
+        if constexpr (weighted) {
+          const S w = labels.template weight<S>(row);
+          for (Eigen::Index j = from; j < to; ++j) piece.w[j] = w;
+        }
+      });
+    }
+    if (dropped != 0) {
+      span(span_kind<Piece::weights, true>{}, xp + a, piece.y, piece.w, S(1), piece.keep,
+           gp + a, m, acc);
+    } else {
+      span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, S(1), nullptr, gp + a, m, acc);
+    }
+  }
+}
+
 /// The labels fused pass. Validation is the caller's.
 template <class S, class Span, class DX, class L, class W, class DG>
 double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, DG& g,
                     unsigned threads) {
   using P = simd::packet_t<S>;
-  constexpr bool weighted = Labels<L, W>::weighted;
-  using PieceWeights = weights_tag<weighted ? Weights::per_element : Weights::none>;
-  struct alignas(64) Piece {
-    S v[piece_elements];
-  };
-  struct alignas(64) NoPiece {
-    S v[1];
-  };
-  using WeightPiece = std::conditional_t<weighted, Piece, NoPiece>;
   const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
   const bool row_major = bool(DX::IsRowMajor) || cols == 1;
   const S* xp = row_major ? flat_data(x, true) : nullptr;
   S* gp = row_major ? const_cast<S*>(flat_data(g, true)) : nullptr;
   if (xp != nullptr && gp != nullptr && cols > 0) {
-    // Consecutive rows that are not ignored are one contiguous run of x and G: each run goes
-    // through the kernel in pieces of up to piece_elements, with the piece's targets (0 but at
-    // each row's class) and weights written into stack buffers, so that the kernel sees whole
-    // blocks of packets whatever the number of classes. (A kernel call per row left it partial
-    // blocks: measured 7% slower with 80 classes, 3.6× with 20, 6.8× with one. Copying the
-    // runs of a piece together, to skip the partial block at a run's end, measured slower:
-    // the copies serialize the misses that the kernel's own loads overlap with compute.)
+    // In place, in pieces of up to piece_elements elements, so that the kernel sees whole
+    // blocks of packets whatever the number of classes: each chunk of rows skips its ignored
+    // rows where the runs between them are long, and masks them where they are short.
     const Eigen::Index rows_per_chunk = std::max<Eigen::Index>(1, chunk_elements / cols);
     const Eigen::Index chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
     return run_chunks(chunks, threads, [&](Eigen::Index c) {
       PacketSum<P> acc;
-      Piece targets = {};
-      WeightPiece weights;
-      S* const yb = targets.v;
-      S* const wb = weights.v;
-      const Eigen::Index end = std::min(rows, (c + 1) * rows_per_chunk);
-      for (Eigen::Index i = c * rows_per_chunk; i < end;) {
-        if (labels[i] == ignore) {
-          std::fill(gp + i * cols, gp + (i + 1) * cols, S(0));
-          ++i;
-          continue;
-        }
-        Eigen::Index run_end = i + 1;
-        while (run_end < end && labels[run_end] != ignore) ++run_end;
-        for (Eigen::Index a = i * cols; a < run_end * cols; a += piece_elements) {
-          const Eigen::Index m = std::min(piece_elements, run_end * cols - a);
-          const Eigen::Index first = a / cols, last = (a + m - 1) / cols;
-          // Sets (then clears) the 1 of each row's class inside the piece.
-          const auto mark = [&](S v) {
-            for (Eigen::Index row = first; row <= last; ++row) {
-              const long long label = labels[row];
-              const Eigen::Index at = row * cols + Eigen::Index(label) - a;
-              if (label >= 0 && at >= 0 && at < m) yb[at] = v;
-            }
-          };
-          mark(S(1));
-          if constexpr (weighted) {
-            for (Eigen::Index row = first; row <= last; ++row) {
-              std::fill(wb + std::max(row * cols, a) - a,
-                        wb + std::min((row + 1) * cols, a + m) - a, labels.template weight<S>(row));
-            }
-          }
-          span(PieceWeights{}, xp + a, yb, wb, S(1), gp + a, m, acc);
-          mark(S(0));
-        }
-        i = run_end;
+      const Eigen::Index begin_row = c * rows_per_chunk;
+      const Eigen::Index end_row = std::min(rows, begin_row + rows_per_chunk);
+      // Runs of consecutive rows that are not ignored: their average length in elements.
+      Eigen::Index kept = labels[begin_row] != ignore, runs = kept;
+      for (Eigen::Index i = begin_row + 1; i < end_row; ++i) {  // vectorized: no carried state
+        const long long k = labels[i] != ignore, starts = labels[i - 1] == ignore;
+        kept += k;
+        runs += k & starts;
+      }
+      if (cols >= few_classes && kept * cols >= short_run * runs) {
+        labels_in_runs<S>(span, xp, labels, gp, cols, begin_row, end_row, acc);
+      } else {
+        labels_masked<S>(span, xp, labels, gp, cols, begin_row, end_row, acc);
       }
       return acc.take();
     });
@@ -394,7 +485,7 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
         yb[k] = label == static_cast<long long>(in.j) ? S(1) : S(0);
         wb[k] = ignored ? S(0) : labels.template weight<S>(in.i);
       }
-      span(weights_tag<Weights::per_element>{}, xb, yb, wb, S(1), gb, n, acc);
+      span(span_kind<Weights::per_element>{}, xb, yb, wb, S(1), nullptr, gb, n, acc);
       Cursor out(b, rows, cols, row_major);
       for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
     }
