@@ -1,6 +1,7 @@
 // Class-index labels against the dense one-hot path users build today, on the RetinaNet shape
 // of examples/retinanet_head.cpp: 2 images × 20,000 anchors × 80 classes, float, row-major,
-// ~1% foreground and ~9% ignored anchors.
+// ~1% foreground and ~9% ignored anchors; and the same 3.2M logits as N × K for other numbers
+// of classes K (the benchmark's argument).
 //
 //   cmake --preset bench && cmake --build --preset bench --target bench_labels
 //   ./build/bench/benchmarks/bench_labels
@@ -10,6 +11,8 @@
 // dense_build_onehot the same, building Y from the labels each step (what users write)
 #include <benchmark/benchmark.h>
 
+#include <map>
+#include <memory>
 #include <random>
 
 #include <focal/focal.hpp>
@@ -19,12 +22,12 @@ namespace {
 using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct Batch {
-  static constexpr Eigen::Index n = 40000, k = 80;
+  Eigen::Index n, k;
   RowMajor x{n, k}, g{n, k}, onehot{n, k};
   Eigen::ArrayXi labels{n};
   float num_fg = 1;
 
-  Batch() {
+  explicit Batch(Eigen::Index classes) : n(3200000 / classes), k(classes) {
     std::mt19937 gen(42);
     std::normal_distribution<float> noise(0.0f, 1.5f);
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
@@ -46,13 +49,15 @@ struct Batch {
   }
 };
 
-Batch& batch() {
-  static Batch b;
-  return b;
+Batch& batch(Eigen::Index classes) {
+  static std::map<Eigen::Index, std::unique_ptr<Batch>> batches;
+  auto& b = batches[classes];
+  if (!b) b = std::make_unique<Batch>(classes);
+  return *b;
 }
 
 void labels(benchmark::State& state) {
-  Batch& b = batch();
+  Batch& b = batch(state.range(0));
   const focal::BalancedFocalLoss<float> loss;
   for (auto _ : state) {
     benchmark::DoNotOptimize(loss.value_and_gradient(b.x, focal::labels(b.labels), b.g, b.num_fg));
@@ -62,7 +67,7 @@ void labels(benchmark::State& state) {
 }
 
 void dense_onehot(benchmark::State& state) {
-  Batch& b = batch();
+  Batch& b = batch(state.range(0));
   const focal::BalancedFocalLoss<float> loss;
   for (auto _ : state) {
     benchmark::DoNotOptimize(loss.value_and_gradient(b.x, b.onehot, b.g, b.num_fg));
@@ -72,7 +77,7 @@ void dense_onehot(benchmark::State& state) {
 }
 
 void dense_build_onehot(benchmark::State& state) {
-  Batch& b = batch();
+  Batch& b = batch(state.range(0));
   const focal::BalancedFocalLoss<float> loss;
   for (auto _ : state) {
     b.build_onehot();
@@ -84,7 +89,7 @@ void dense_build_onehot(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(labels)->Unit(benchmark::kMillisecond);
-BENCHMARK(dense_onehot)->Unit(benchmark::kMillisecond);
-BENCHMARK(dense_build_onehot)->Unit(benchmark::kMillisecond);
+BENCHMARK(labels)->Arg(80)->Arg(1)->Arg(4)->Arg(20)->Arg(1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(dense_onehot)->Arg(80)->Arg(1)->Arg(4)->Arg(20)->Arg(1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(dense_build_onehot)->Arg(80)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();
