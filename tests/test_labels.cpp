@@ -275,6 +275,26 @@ TEST_CASE("bad labels and weights are rejected and grad is untouched", "[labels]
     CHECK_THROWS_AS(fl.value(x, focal::labels(labels)), std::invalid_argument);
     CHECK_THROWS_AS(fl.gradient(x, focal::labels(labels)), std::invalid_argument);
   }
+  // The first sweep runs in the labels' own width (32-bit lanes for int and narrower): every
+  // integer type's extremes, and labels just outside the legal range, are still caught.
+  const auto rejects = [&](auto bad, const std::string& shown) {
+    using T = decltype(bad);
+    Eigen::Array<T, Eigen::Dynamic, 1> typed = Eigen::Array<T, Eigen::Dynamic, 1>::Zero(n);
+    typed[5] = bad;
+    INFO("label type of " << sizeof(T) << " bytes, " << shown);
+    CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(typed), g); }),
+               Contains("labels[5] = " + shown));
+    CHECK((g == 42.0f).all());
+  };
+  rejects(std::numeric_limits<std::int8_t>::min(), "-128");
+  rejects(std::int16_t(-3), "-3");
+  rejects(std::int16_t(4), "4");
+  rejects(std::numeric_limits<std::int32_t>::min(), "-2147483648");
+  rejects(std::numeric_limits<std::int32_t>::max(), "2147483647");
+  rejects(std::numeric_limits<std::int64_t>::min(), "-9223372036854775808");
+  rejects(std::int64_t(1) << 40, "1099511627776");
+  rejects(std::uint8_t(4), "4");
+  rejects(std::numeric_limits<std::uint32_t>::max(), "4294967295");
   labels[n - 1] = focal::ignore;
   const Eigen::ArrayXi short_labels = Eigen::ArrayXi::Zero(n - 1);
   CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(short_labels), g); }),

@@ -124,6 +124,11 @@ Scalar foreground_normalizer(const L& labels_or_indices) {
 
 namespace detail {
 
+/// An integer type that holds every label of type T, ignore and background included, as
+/// narrow as int where T allows: loops over labels then vectorize in 32-bit lanes.
+template <class T>
+using label_lane = std::conditional_t<std::is_signed<T>::value && sizeof(T) <= 4, int, long long>;
+
 inline void check_vector_length(const char* name, Eigen::Index rows, Eigen::Index cols,
                                 const char* ref_name, Eigen::Index n, const char* what) {
   if ((rows != 1 && cols != 1 && rows * cols != 0) || rows * cols != n) {
@@ -144,14 +149,16 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
   check_vector_length("labels", labels.indices().rows(), labels.indices().cols(), input, rows,
                       "rows");
   // A branch-free sweep first (vectorized: a label per row is a lot of rows when classes are
-  // few), and the scan that names the offender only when it finds one.
-  // Legal: ignore ≤ v < classes, but for background where it is not allowed.
+  // few), in 32-bit lanes for labels that fit them, and the scan that names the offender only
+  // when it finds one. Legal: ignore ≤ v < classes, but for background where not allowed.
+  using C = label_lane<typename D::Scalar>;
+  const C last = classes - 1 > Eigen::Index(std::numeric_limits<C>::max())
+                     ? std::numeric_limits<C>::max()
+                     : C(classes - 1);
   Eigen::Index illegal = 0;
   for (Eigen::Index i = 0; i < labels.size(); ++i) {
-    const long long v = labels[i];
-    illegal += (static_cast<unsigned long long>(v - ignore) >=
-                static_cast<unsigned long long>(classes - ignore)) |
-               (!allow_background & (v == background));
+    const C v = static_cast<C>(labels.indices().coeff(i));
+    illegal += (v < C(ignore)) | (v > last) | (!allow_background & (v == C(background)));
   }
   for (Eigen::Index i = 0; illegal != 0 && i < labels.size(); ++i) {
     const long long v = labels[i];

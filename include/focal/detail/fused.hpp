@@ -397,8 +397,9 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
     const Eigen::Index m = std::min(piece_elements, end - a);
     Eigen::Index dropped = 0;
     if (cols == 1) {  // an element per row: a loop the compiler vectorizes
+      using C = label_lane<typename L::Scalar>;
       for (Eigen::Index j = 0; j < m; ++j) {
-        const long long label = labels[a + j];
+        const C label = static_cast<C>(labels.indices().coeff(a + j));
         piece.y[j] = label == 0 ? S(1) : S(0);
         piece.keep[j] = label == ignore ? S(0) : S(1);
         if constexpr (weighted) piece.w[j] = labels.template weight<S>(a + j);
@@ -451,11 +452,14 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
       const Eigen::Index begin_row = c * rows_per_chunk;
       const Eigen::Index end_row = std::min(rows, begin_row + rows_per_chunk);
       // Runs of consecutive rows that are not ignored: their average length in elements.
-      Eigen::Index kept = labels[begin_row] != ignore, runs = kept;
-      for (Eigen::Index i = begin_row + 1; i < end_row; ++i) {  // vectorized: no carried state
-        const long long k = labels[i] != ignore, starts = labels[i - 1] == ignore;
-        kept += k;
-        runs += k & starts;
+      Eigen::Index kept = 0, runs = 0;
+      if (cols >= few_classes) {
+        kept = runs = labels[begin_row] != ignore;
+        for (Eigen::Index i = begin_row + 1; i < end_row; ++i) {  // vectorized: no carried state
+          const long long k = labels[i] != ignore, starts = labels[i - 1] == ignore;
+          kept += k;
+          runs += k & starts;
+        }
       }
       if (cols >= few_classes && kept * cols >= short_run * runs) {
         labels_in_runs<S>(span, xp, labels, gp, cols, begin_row, end_row, acc);
