@@ -89,6 +89,10 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
   const Eigen::ArrayXf weights = Eigen::ArrayXf::Constant(n, 0.5f);
   Eigen::ArrayXf class_alpha = Eigen::ArrayXf::Constant(k, 0.25f);
   class_alpha[0] = 0.75f;
+  // Few classes take the labels path's other branch (pieces across ignored rows).
+  RowMajor x3 = RowMajor::Random(n, 3) * 6 - 4;
+  RowMajor g3(n, 3);
+  Eigen::ArrayXi labels3 = (Eigen::ArrayXf::Random(n) * 3).cast<int>().max(focal::ignore);
   const focal::BalancedFocalLoss<float> fl;
   const focal::SoftmaxFocalLoss<float> sfl(2.0f, class_alpha);  // allocates here, not below
   float total = 0;
@@ -100,6 +104,8 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
     CHECK_NOTHROW(total += fl.value_and_gradient(x, focal::labels(labels, weights), g));
     CHECK_NOTHROW(total += fl.value(x, focal::labels(labels)).sum());
     CHECK_NOTHROW(g = fl.gradient(x, focal::labels(labels)));
+    CHECK_NOTHROW(total += fl.value_and_gradient(x3, focal::labels(labels3), g3, num_fg));
+    CHECK_NOTHROW(total += fl.value_and_gradient(x3, focal::labels(labels3, weights), g3));
     CHECK_NOTHROW(total += sfl.value_and_gradient(x, focal::labels(softmax_labels), g, num_fg));
     CHECK_NOTHROW(total += sfl.value(x, focal::labels(softmax_labels, weights)).sum());
     const focal::SoftmaxFocalLoss<float> copy = sfl;  // copies share the class weights
