@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -34,7 +35,7 @@ namespace detail {
 constexpr Eigen::Index chunk_elements = 8192;  // the unit of summation and of threading
 constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers: 3 × 1 KiB of float
 constexpr Eigen::Index piece_elements = 1024;  // labels: buffers of 4 KiB each of float
-constexpr Eigen::Index few_classes = 16;       // labels: fewer classes go masked (below)
+constexpr Eigen::Index few_classes = 32;       // labels: fewer classes go masked (below)
 constexpr Eigen::Index short_run = 128;        // labels: so do runs of rows shorter on average
 
 /// Per-lane TwoSum accumulation of a chunk's losses (losses are ≥ 0, or +∞, or NaN).
@@ -322,13 +323,14 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
 }
 
 /// The labels path's stack buffers for a piece: targets (0 but at each row's class), a keep
-/// mask and anchor weights, as many as there are elements in a piece.
+/// mask and anchor weights, as many as there are elements in a piece, and a list of rows.
 template <class S, bool Weighted>
 struct LabelPiece {
   static constexpr Weights weights = Weighted ? Weights::per_element : Weights::none;
   alignas(64) S y[piece_elements];
   alignas(64) S keep[piece_elements];
   alignas(64) S w[Weighted ? piece_elements : 1];
+  std::int32_t rows[piece_elements];  // rows that are not background, from the piece's first
 };
 
 /// Elements [a, a + m) of row-major inputs with `cols` columns: calls f(row, from, to) for
@@ -382,9 +384,9 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
 
 /// The labels path over rows [begin_row, end_row) where runs of rows between ignored ones are
 /// short (few classes, or many ignored rows): a kernel call per run would leave mostly partial
-/// blocks (measured up to 6× slower than the dense call with one class), so pieces run across
-/// ignored rows, whose elements a keep mask of 0 drops (loss and gradient exactly 0, whatever
-/// x). Each piece's buffers are filled whole.
+/// blocks (measured about 10× slower than the dense call with one class, 1.3× with 20), so
+/// pieces run across ignored rows, whose elements a keep mask of 0 drops (loss and gradient
+/// exactly 0, whatever x). Each piece's buffers are filled whole.
 template <class S, class Span, class L, class W>
 EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels<L, W>& labels,
                                      S* gp, Eigen::Index cols, Eigen::Index begin_row,
@@ -406,22 +408,35 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
         dropped += label == ignore;
       }
     } else {
+      // One branch-free sweep lists the rows that are not background; only those are visited
+      // (ignored rows come at random: a branch per row mispredicts).
+      using C = label_lane<typename L::Scalar>;
       std::fill(piece.y, piece.y + m, S(0));
       std::fill(piece.keep, piece.keep + m, S(1));
-      for_rows(cols, a, m, [&](Eigen::Index row, Eigen::Index from, Eigen::Index to) {
+      const Eigen::Index first = a / cols, last = (a + m - 1) / cols;
+      Eigen::Index listed = 0;
+      for (Eigen::Index row = first; row <= last; ++row) {
+        piece.rows[listed] = std::int32_t(row - first);
+        listed += static_cast<C>(labels.indices().coeff(row)) != C(background);
+      }
+      for (Eigen::Index k = 0; k < listed; ++k) {
+        const Eigen::Index row = first + piece.rows[k];
         const long long label = labels[row];
+        const Eigen::Index from = std::max(row * cols, a) - a;
+        const Eigen::Index to = std::min((row + 1) * cols, a + m) - a;
         if (label == ignore) {
-          for (Eigen::Index j = from; j < to; ++j) piece.keep[j] = S(0);
+          std::fill(piece.keep + from, piece.keep + to, S(0));
           ++dropped;
-        } else if (label >= 0) {
+        } else {
           const Eigen::Index hot = row * cols + Eigen::Index(label) - a;
           if (hot >= from && hot < to) piece.y[hot] = S(1);
         }
-        if constexpr (weighted) {
-          const S w = labels.template weight<S>(row);
-          for (Eigen::Index j = from; j < to; ++j) piece.w[j] = w;
-        }
-      });
+      }
+      if constexpr (weighted) {
+        for_rows(cols, a, m, [&](Eigen::Index row, Eigen::Index from, Eigen::Index to) {
+          std::fill(piece.w + from, piece.w + to, labels.template weight<S>(row));
+        });
+      }
     }
     if (dropped != 0) {
       span(span_kind<Piece::weights, true>{}, xp + a, piece.y, piece.w, S(1), piece.keep,
