@@ -112,8 +112,8 @@ double run_chunks(Eigen::Index n, unsigned threads, F&& f) {
   return total.total();
 }
 
-/// How anchors are weighted in a span: not at all, one weight for the span, or per element.
-enum class Weights { none, uniform, per_element };
+/// How anchors are weighted in a span: not at all, or per element.
+enum class Weights { none, per_element };
 
 /// The packet kernel over a contiguous span: loss into acc, grad = w·d / normalizer into g.
 /// Masked: elements whose `keep` is 0 give a loss and a gradient of exactly 0, whatever their
@@ -122,7 +122,7 @@ enum class Weights { none, uniform, per_element };
 /// the same instructions.
 template <int Mode, Weights W, bool Masked, class S, class Input>
 void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, const S* y,
-                const S* w, S w_uniform, const S* keep, S* g, Eigen::Index n, S normalizer,
+                const S* w, const S* keep, S* g, Eigen::Index n, S normalizer,
                 PacketSum<simd::packet_t<S>>& acc) {
   using namespace Eigen::internal;
   using P = simd::packet_t<S>;
@@ -130,7 +130,6 @@ void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, c
   constexpr int group = simd::block_packets * L;
   alignas(64) S xb[group], yb[group], wb[group], kb[group], gb[group], lb[group], db[group];
   const P norm = pset1<P>(normalizer);
-  const P wu = pset1<P>(w_uniform);
   // Dividing by the normalizer: Markstein's FMA correction of g·(1/n), correctly rounded like
   // a division, when 1/n is a normal number; a division otherwise. A branch per packet, taken
   // the same way every time.
@@ -166,7 +165,7 @@ void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, c
     for (int k = 0; k < packets; ++k) {
       P d = pload<P>(db + k * L);
       if constexpr (W != Weights::none) {
-        const P wv = W == Weights::per_element ? ploadu<P>(ws + k * L) : wu;
+        const P wv = ploadu<P>(ws + k * L);
         pstore(lb + k * L, simd::weight(wv, pload<P>(lb + k * L)));
         d = simd::weight(wv, d);
       }
@@ -198,11 +197,10 @@ struct PacketSpans {
   S normalizer;
 
   template <Weights W, bool Masked>
-  void operator()(span_kind<W, Masked>, const S* x, const S* y, const S* w, S wu,
-                  const S* keep, S* g, Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
+  void operator()(span_kind<W, Masked>, const S* x, const S* y, const S* w, const S* keep,
+                  S* g, Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
     kernel.dispatch([&](auto mode) {
-      fused_span<decltype(mode)::value, W, Masked>(kernel, x, y, w, wu, keep, g, n, normalizer,
-                                                   acc);
+      fused_span<decltype(mode)::value, W, Masked>(kernel, x, y, w, keep, g, n, normalizer, acc);
     });
   }
 };
@@ -215,8 +213,8 @@ struct ScalarSpans {
   S normalizer;
 
   template <Weights W, bool Masked>
-  void operator()(span_kind<W, Masked>, const S* x, const S* y, const S* w, S wu,
-                  const S* keep, S* g, Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
+  void operator()(span_kind<W, Masked>, const S* x, const S* y, const S* w, const S* keep,
+                  S* g, Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
     using P = simd::packet_t<S>;
     constexpr int L = simd::lanes<P>;
     alignas(64) S lb[L];
@@ -225,9 +223,8 @@ struct ScalarSpans {
       S l, d;
       kernel.template eval<true, true>(x[i], y[i] == S(1), l, d);
       if constexpr (W != Weights::none) {
-        const S wi = W == Weights::per_element ? w[i] : wu;
-        l = weight(wi, l);
-        d = weight(wi, d);
+        l = weight(w[i], l);
+        d = weight(w[i], d);
       }
       if (Masked && keep[i] == S(0)) l = d = S(0);
       g[i] = d / normalizer;
@@ -294,8 +291,8 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
       PacketSum<P> acc;
       const Eigen::Index begin = c * chunk_elements;
       const Eigen::Index n = std::min(chunk_elements, size - begin);
-      span(span_kind<Weights::none>{}, xp + begin, yp + begin, nullptr, S(1), nullptr,
-           gp + begin, n, acc);
+      span(span_kind<Weights::none>{}, xp + begin, yp + begin, nullptr, nullptr, gp + begin, n,
+           acc);
       return acc.take();
     });
   }
@@ -314,7 +311,7 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
         xb[k] = ex.coeff(in.i, in.j);
         yb[k] = ey.coeff(in.i, in.j);
       }
-      span(span_kind<Weights::none>{}, xb, yb, nullptr, S(1), nullptr, gb, n, acc);
+      span(span_kind<Weights::none>{}, xb, yb, nullptr, nullptr, gb, n, acc);
       Cursor out(b, rows, cols, row_major);
       for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
     }
@@ -374,8 +371,7 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
         });
       };
       mark(S(1));
-      span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, S(1), nullptr, gp + a, m,
-           acc);
+      span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, nullptr, gp + a, m, acc);
       mark(S(0));
     }
     i = run_end;
@@ -439,10 +435,10 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
       }
     }
     if (dropped != 0) {
-      span(span_kind<Piece::weights, true>{}, xp + a, piece.y, piece.w, S(1), piece.keep,
-           gp + a, m, acc);
+      span(span_kind<Piece::weights, true>{}, xp + a, piece.y, piece.w, piece.keep, gp + a, m,
+           acc);
     } else {
-      span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, S(1), nullptr, gp + a, m, acc);
+      span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, nullptr, gp + a, m, acc);
     }
   }
 }
@@ -504,7 +500,7 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
         yb[k] = label == static_cast<long long>(in.j) ? S(1) : S(0);
         wb[k] = ignored ? S(0) : labels.template weight<S>(in.i);
       }
-      span(span_kind<Weights::per_element>{}, xb, yb, wb, S(1), nullptr, gb, n, acc);
+      span(span_kind<Weights::per_element>{}, xb, yb, wb, nullptr, gb, n, acc);
       Cursor out(b, rows, cols, row_major);
       for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
     }
