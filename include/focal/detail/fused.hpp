@@ -339,6 +339,15 @@ EIGEN_ALWAYS_INLINE void for_rows(Eigen::Index cols, Eigen::Index a, Eigen::Inde
   }
 }
 
+/// Anchor weights of the piece [a, a + m): each row's weight over its part.
+template <class S, class L, class W>
+void fill_weights(const Labels<L, W>& labels, Eigen::Index cols, Eigen::Index a, Eigen::Index m,
+                  S* w) {
+  for_rows(cols, a, m, [&](Eigen::Index row, Eigen::Index from, Eigen::Index to) {
+    std::fill(w + from, w + to, labels.template weight<S>(row));
+  });
+}
+
 /// The labels path over rows [begin_row, end_row) where ignored rows are few: each run of rows
 /// between them is one contiguous stretch of x and G, cut into pieces; the targets' 1s are set
 /// and reset row by row; ignored rows get a zero gradient.
@@ -365,12 +374,10 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
           const long long label = labels[row];
           const Eigen::Index hot = row * cols + Eigen::Index(label) - a;
           if (label >= 0 && hot >= from && hot < to) piece.y[hot] = v;
-          if constexpr (weighted) {
-            if (v != S(0)) std::fill(piece.w + from, piece.w + to, labels.template weight<S>(row));
-          }
         });
       };
       mark(S(1));
+      if constexpr (weighted) fill_weights(labels, cols, a, m, piece.w);
       span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, nullptr, gp + a, m, acc);
       mark(S(0));
     }
@@ -389,13 +396,13 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
                                      Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
   constexpr bool weighted = Labels<L, W>::weighted;
   using Piece = LabelPiece<S, weighted>;
+  using C = label_lane<typename L::Scalar>;
   Piece piece;
   const Eigen::Index end = end_row * cols;
   for (Eigen::Index a = begin_row * cols; a < end; a += piece_elements) {
     const Eigen::Index m = std::min(piece_elements, end - a);
     Eigen::Index dropped = 0;
     if (cols == 1) {  // an element per row: a loop the compiler vectorizes
-      using C = label_lane<typename L::Scalar>;
       for (Eigen::Index j = 0; j < m; ++j) {
         const C label = static_cast<C>(labels.indices().coeff(a + j));
         piece.y[j] = label == 0 ? S(1) : S(0);
@@ -406,7 +413,6 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
     } else {
       // One branch-free sweep lists the rows that are not background; only those are visited
       // (ignored rows come at random: a branch per row mispredicts).
-      using C = label_lane<typename L::Scalar>;
       std::fill(piece.y, piece.y + m, S(0));
       std::fill(piece.keep, piece.keep + m, S(1));
       const Eigen::Index first = a / cols, last = (a + m - 1) / cols;
@@ -428,11 +434,7 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
           if (hot >= from && hot < to) piece.y[hot] = S(1);
         }
       }
-      if constexpr (weighted) {
-        for_rows(cols, a, m, [&](Eigen::Index row, Eigen::Index from, Eigen::Index to) {
-          std::fill(piece.w + from, piece.w + to, labels.template weight<S>(row));
-        });
-      }
+      if constexpr (weighted) fill_weights(labels, cols, a, m, piece.w);
     }
     if (dropped != 0) {
       span(span_kind<Piece::weights, true>{}, xp + a, piece.y, piece.w, piece.keep, gp + a, m,
@@ -462,17 +464,19 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
       PacketSum<P> acc;
       const Eigen::Index begin_row = c * rows_per_chunk;
       const Eigen::Index end_row = std::min(rows, begin_row + rows_per_chunk);
-      // Runs of consecutive rows that are not ignored: their average length in elements.
-      Eigen::Index kept = 0, runs = 0;
+      // Skip ignored rows where there are many classes and the runs of rows between ignored
+      // ones are long on average (in elements).
+      bool long_runs = false;
       if (cols >= few_classes) {
-        kept = runs = labels[begin_row] != ignore;
+        Eigen::Index kept = labels[begin_row] != ignore, runs = kept;
         for (Eigen::Index i = begin_row + 1; i < end_row; ++i) {  // vectorized: no carried state
           const long long k = labels[i] != ignore, starts = labels[i - 1] == ignore;
           kept += k;
           runs += k & starts;
         }
+        long_runs = kept * cols >= short_run * runs;
       }
-      if (cols >= few_classes && kept * cols >= short_run * runs) {
+      if (long_runs) {
         labels_in_runs<S>(span, xp, labels, gp, cols, begin_row, end_row, acc);
       } else {
         labels_masked<S>(span, xp, labels, gp, cols, begin_row, end_row, acc);
