@@ -155,16 +155,15 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
   const C last = classes - 1 > Eigen::Index(std::numeric_limits<C>::max())
                      ? std::numeric_limits<C>::max()
                      : C(classes - 1);
-  Eigen::Index illegal = 0;
-  for (Eigen::Index i = 0; i < labels.size(); ++i) {
+  const auto illegal = [&](Eigen::Index i) {
     const C v = static_cast<C>(labels.indices().coeff(i));
-    illegal += (v < C(ignore)) | (v > last) | (!allow_background & (v == C(background)));
-  }
-  for (Eigen::Index i = 0; illegal != 0 && i < labels.size(); ++i) {
+    return (v < C(ignore)) | (v > last) | (!allow_background & (v == C(background)));
+  };
+  Eigen::Index bad_labels = 0;
+  for (Eigen::Index i = 0; i < labels.size(); ++i) bad_labels += illegal(i);
+  for (Eigen::Index i = 0; bad_labels != 0 && i < labels.size(); ++i) {
+    if (!illegal(i)) continue;
     const long long v = labels[i];
-    if ((v >= 0 && v < classes) || v == ignore || (allow_background && v == background)) {
-      continue;
-    }
     std::ostringstream os;
     os << "focal: labels[" << i << "] = " << v << ", must be a class in [0, " << classes << ")"
        << (allow_background ? ", focal::background (-1)" : "") << " or focal::ignore (-2)";
@@ -175,16 +174,17 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
                   "focal: anchor weights must have the loss's Scalar type");
     check_vector_length("weights", labels.weights().rows(), labels.weights().cols(), "labels",
                         labels.size(), "entries");
-    Eigen::Index illegal_weights = 0;
-    for (Eigen::Index i = 0; i < labels.size(); ++i) {
+    const auto illegal_weight = [&](Eigen::Index i) {
       const Scalar w = labels.template weight<Scalar>(i);
-      illegal_weights += !((w >= Scalar(0)) & (w <= std::numeric_limits<Scalar>::max()));
-    }
-    for (Eigen::Index i = 0; illegal_weights != 0 && i < labels.size(); ++i) {
-      const Scalar w = labels.template weight<Scalar>(i);
-      if (!(w >= Scalar(0) && w <= std::numeric_limits<Scalar>::max())) {
+      return !((w >= Scalar(0)) & (w <= std::numeric_limits<Scalar>::max()));
+    };
+    Eigen::Index bad_weights = 0;
+    for (Eigen::Index i = 0; i < labels.size(); ++i) bad_weights += illegal_weight(i);
+    for (Eigen::Index i = 0; bad_weights != 0 && i < labels.size(); ++i) {
+      if (illegal_weight(i)) {
         throw std::invalid_argument("focal: weights[" + std::to_string(i) + "] = " +
-                                    format_value(w) + ", must be finite and >= 0");
+                                    format_value(labels.template weight<Scalar>(i)) +
+                                    ", must be finite and >= 0");
       }
     }
   }
