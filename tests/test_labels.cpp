@@ -205,6 +205,38 @@ TEST_CASE("labels work on row-major Maps over raw buffers with int64 labels", "[
     for (Eigen::Index j = 0; j < k; ++j) REQUIRE(gbuf[std::size_t(i * k + j)] == g(i, j));
 }
 
+TEST_CASE("labels give the same bits whatever their integer type and layout", "[labels]") {
+  // With few classes the pieces list their rows that are not background: 16 or 8 at a time
+  // from contiguous 32- or 64-bit labels on AVX-512 (with a masked tail), one at a time from
+  // other types and strided views. Every route must give the int32 array's bits.
+  using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const focal::BalancedFocalLoss<float> fl;
+  for (const Eigen::Index k : {2, 3, 6}) {
+    const Eigen::Index n = 1237;  // rows per piece not a multiple of 8 or 16
+    INFO(k << " classes");
+    const Eigen::ArrayXi lab32 = random_labels(n, int(k), 30 + int(k));
+    const RowMajor x = random_logits<float, Eigen::RowMajor>(n, k, 31);
+    const float num_fg = focal::foreground_normalizer<float>(lab32);
+    RowMajor g_ref(n, k);
+    const float total = fl.value_and_gradient(x, focal::labels(lab32), g_ref, num_fg);
+    const auto same = [&](const auto& labels, const char* what) {
+      INFO(what);
+      RowMajor g = RowMajor::Constant(n, k, 7.0f);
+      CHECK(fl.value_and_gradient(x, labels, g, num_fg) == total);
+      CHECK((g == g_ref).all());
+    };
+    const Eigen::Array<std::int64_t, Eigen::Dynamic, 1> lab64 = lab32.cast<std::int64_t>();
+    const Eigen::Array<std::int16_t, Eigen::Dynamic, 1> lab16 = lab32.cast<std::int16_t>();
+    Eigen::ArrayXi spread(2 * n);
+    for (Eigen::Index i = 0; i < n; ++i) spread[2 * i] = lab32[i], spread[2 * i + 1] = 9999;
+    const Eigen::Map<const Eigen::ArrayXi, 0, Eigen::InnerStride<2>> strided(spread.data(), n);
+    same(focal::labels(lab64), "int64");
+    same(focal::labels(lab16), "int16");
+    same(focal::labels(strided), "every other int of a buffer");
+    same(focal::labels(lab32.segment(0, n)), "a segment");
+  }
+}
+
 TEST_CASE("labels on probabilities match the dense path", "[labels]") {
   const Eigen::Index n = 40, k = 4;
   const Eigen::ArrayXi labels = random_labels(n, int(k), 5);

@@ -159,8 +159,9 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
     const C v = static_cast<C>(labels.indices().coeff(i));
     return (v < C(ignore)) | (v > last) | (!allow_background & (v == C(background)));
   };
-  Eigen::Index bad_labels = 0;
-  for (Eigen::Index i = 0; i < labels.size(); ++i) bad_labels += illegal(i);
+  // An OR in the labels' lane width: a 64-bit count would widen every lane.
+  C bad_labels = 0;
+  for (Eigen::Index i = 0; i < labels.size(); ++i) bad_labels |= C(illegal(i));
   for (Eigen::Index i = 0; bad_labels != 0 && i < labels.size(); ++i) {
     if (!illegal(i)) continue;
     const long long v = labels[i];
@@ -178,8 +179,8 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
       const Scalar w = labels.template weight<Scalar>(i);
       return !((w >= Scalar(0)) & (w <= std::numeric_limits<Scalar>::max()));
     };
-    Eigen::Index bad_weights = 0;
-    for (Eigen::Index i = 0; i < labels.size(); ++i) bad_weights += illegal_weight(i);
+    int bad_weights = 0;
+    for (Eigen::Index i = 0; i < labels.size(); ++i) bad_weights |= int(illegal_weight(i));
     for (Eigen::Index i = 0; bad_weights != 0 && i < labels.size(); ++i) {
       if (illegal_weight(i)) {
         throw std::invalid_argument("focal: weights[" + std::to_string(i) + "] = " +

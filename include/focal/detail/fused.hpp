@@ -325,10 +325,80 @@ template <class S, bool Weighted>
 struct LabelPiece {
   static constexpr Weights weights = Weighted ? Weights::per_element : Weights::none;
   alignas(64) S y[piece_elements];
-  alignas(64) S keep[piece_elements];
+  alignas(64) S keep[piece_elements + simd::lanes<simd::packet_t<S>>];  // + room for set_short
   alignas(64) S w[Weighted ? piece_elements : 1];
-  std::int32_t rows[piece_elements];  // rows that are not background, from the piece's first
+  // Rows that are not background, from the piece's first (+ room for list_rows' last store).
+  std::int32_t rows[piece_elements + 16];
 };
+
+/// Sets p[0, len) to v in packets: std::fill of a row of a few classes compiles to a call to
+/// memset, which cost more than the row's share of the kernel. Whole packets, the last one
+/// overlapping the one before; shorter than a packet, one packet read, its first len lanes
+/// set, written back (p must have a packet's room).
+template <class S>
+EIGEN_ALWAYS_INLINE void set_short(S* p, Eigen::Index len, S v) {
+  using namespace Eigen::internal;
+  using P = simd::packet_t<S>;
+  constexpr int L = simd::lanes<P>;
+  const P value = pset1<P>(v);
+  if (len >= L) {
+    for (Eigen::Index k = 0; k + L < len; k += L) pstoreu(p + k, value);
+    pstoreu(p + len - L, value);
+  } else {
+    const auto head = simd::less(plset<P>(S(0)), pset1<P>(S(len)));
+    pstoreu(p, simd::select(head, value, ploadu<P>(p)));
+  }
+}
+
+/// Lists the rows in [first, last] whose label is not background into rows (as row − first)
+/// and counts the ignored ones into dropped; returns how many were listed. Branch-free: ignored
+/// rows come at random, and a branch per row mispredicts. With AVX-512 and contiguous 32- or
+/// 64-bit labels, 16 or 8 rows per step by a compress (a scalar step cost 2 cycles per row,
+/// a fifth of the kernel's time with 4 classes).
+template <class L, class W>
+EIGEN_ALWAYS_INLINE Eigen::Index list_rows(const Labels<L, W>& labels, Eigen::Index first,
+                                           Eigen::Index last, std::int32_t* rows,
+                                           int& dropped) {
+  using T = typename L::Scalar;
+  using C = label_lane<T>;
+  Eigen::Index listed = 0, row = first;
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_signed<T>::value && (sizeof(T) == 4 || sizeof(T) == 8)) {
+    const T* p = flat_data(labels.indices(), false);
+    if (p != nullptr) {
+      constexpr int lanes = 64 / int(sizeof(T));
+      __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      const __m512i step = _mm512_set1_epi32(lanes);
+      for (; row <= last; row += lanes) {
+        const Eigen::Index n = std::min<Eigen::Index>(lanes, last + 1 - row);
+        const __mmask16 in = __mmask16((1u << n) - 1);
+        __mmask16 listed_mask, ignored_mask;
+        if constexpr (sizeof(T) == 4) {  // the masked load stops at the array's end
+          const __m512i v = _mm512_maskz_loadu_epi32(in, p + row);
+          listed_mask = _mm512_mask_cmpneq_epi32_mask(in, v, _mm512_set1_epi32(background));
+          ignored_mask = _mm512_mask_cmpeq_epi32_mask(in, v, _mm512_set1_epi32(ignore));
+        } else {
+          const __m512i v = _mm512_maskz_loadu_epi64(__mmask8(in), p + row);
+          listed_mask = _mm512_mask_cmpneq_epi64_mask(__mmask8(in), v, _mm512_set1_epi64(background));
+          ignored_mask = _mm512_mask_cmpeq_epi64_mask(__mmask8(in), v, _mm512_set1_epi64(ignore));
+        }
+        _mm512_storeu_si512(rows + listed, _mm512_maskz_compress_epi32(listed_mask, index));
+        listed += __builtin_popcount(listed_mask);
+        dropped += __builtin_popcount(ignored_mask);
+        index = _mm512_add_epi32(index, step);
+      }
+      return listed;
+    }
+  }
+#endif
+  for (; row <= last; ++row) {
+    const C label = static_cast<C>(labels.indices().coeff(row));
+    rows[listed] = std::int32_t(row - first);
+    listed += label != C(background);
+    dropped += label == C(ignore);
+  }
+  return listed;
+}
 
 /// Elements [a, a + m) of row-major inputs with `cols` columns: calls f(row, from, to) for
 /// each row they meet, with the row's part as positions [from, to) in the piece.
@@ -389,7 +459,9 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
 /// short (few classes, or many ignored rows): a kernel call per run would leave mostly partial
 /// blocks (measured about 10× slower than the dense call with one class, 1.3× with 20), so
 /// pieces run across ignored rows, whose elements a keep mask of 0 drops (loss and gradient
-/// exactly 0, whatever x). Each piece's buffers are filled whole.
+/// exactly 0, whatever x). The targets start all 0 and the mask all 1; a piece sets what its
+/// rows that are not background need and puts it back after the kernel (refilling both whole
+/// for every piece cost more than the rest of the piece's bookkeeping).
 template <class S, class Span, class L, class W>
 EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels<L, W>& labels,
                                      S* gp, Eigen::Index cols, Eigen::Index begin_row,
@@ -399,9 +471,31 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
   using C = label_lane<typename L::Scalar>;
   Piece piece;
   const Eigen::Index end = end_row * cols;
+  if (cols != 1) {
+    std::fill(piece.y, piece.y + piece_elements, S(0));
+    std::fill(piece.keep, piece.keep + piece_elements, S(1));
+  }
   for (Eigen::Index a = begin_row * cols; a < end; a += piece_elements) {
     const Eigen::Index m = std::min(piece_elements, end - a);
-    Eigen::Index dropped = 0;
+    int dropped = 0;  // 32 bits: the vectorized count below needs no widening
+    Eigen::Index listed = 0;
+    const Eigen::Index first = a / cols;
+    // Visits the piece's rows that are not background: sets (v = 1) or resets (v = 0) the
+    // target of labelled rows and the mask of ignored ones (to 1 − v).
+    const auto mark = [&](S v) {
+      for (Eigen::Index k = 0; k < listed; ++k) {
+        const Eigen::Index row = first + piece.rows[k];
+        const long long label = labels[row];
+        const Eigen::Index from = std::max(row * cols, a) - a;
+        const Eigen::Index to = std::min((row + 1) * cols, a + m) - a;
+        if (label == ignore) {
+          set_short(piece.keep + from, to - from, S(1) - v);
+        } else {
+          const Eigen::Index hot = row * cols + Eigen::Index(label) - a;
+          if (hot >= from && hot < to) piece.y[hot] = v;
+        }
+      }
+    };
     if (cols == 1) {  // an element per row: a loop the compiler vectorizes
       for (Eigen::Index j = 0; j < m; ++j) {
         const C label = static_cast<C>(labels.indices().coeff(a + j));
@@ -411,29 +505,8 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
         dropped += label == ignore;
       }
     } else {
-      // One branch-free sweep lists the rows that are not background; only those are visited
-      // (ignored rows come at random: a branch per row mispredicts).
-      std::fill(piece.y, piece.y + m, S(0));
-      std::fill(piece.keep, piece.keep + m, S(1));
-      const Eigen::Index first = a / cols, last = (a + m - 1) / cols;
-      Eigen::Index listed = 0;
-      for (Eigen::Index row = first; row <= last; ++row) {
-        piece.rows[listed] = std::int32_t(row - first);
-        listed += static_cast<C>(labels.indices().coeff(row)) != C(background);
-      }
-      for (Eigen::Index k = 0; k < listed; ++k) {
-        const Eigen::Index row = first + piece.rows[k];
-        const long long label = labels[row];
-        const Eigen::Index from = std::max(row * cols, a) - a;
-        const Eigen::Index to = std::min((row + 1) * cols, a + m) - a;
-        if (label == ignore) {
-          std::fill(piece.keep + from, piece.keep + to, S(0));
-          ++dropped;
-        } else {
-          const Eigen::Index hot = row * cols + Eigen::Index(label) - a;
-          if (hot >= from && hot < to) piece.y[hot] = S(1);
-        }
-      }
+      listed = list_rows(labels, first, (a + m - 1) / cols, piece.rows, dropped);
+      mark(S(1));
       if constexpr (weighted) fill_weights(labels, cols, a, m, piece.w);
     }
     if (dropped != 0) {
@@ -442,6 +515,7 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
     } else {
       span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, nullptr, gp + a, m, acc);
     }
+    if (cols != 1) mark(S(0));
   }
 }
 
