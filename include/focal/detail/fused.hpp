@@ -383,8 +383,8 @@ EIGEN_ALWAYS_INLINE Eigen::Index list_rows(const Labels<L, W>& labels, Eigen::In
           ignored_mask = _mm512_mask_cmpeq_epi64_mask(__mmask8(in), v, _mm512_set1_epi64(ignore));
         }
         _mm512_storeu_si512(rows + listed, _mm512_maskz_compress_epi32(listed_mask, index));
-        listed += __builtin_popcount(listed_mask);
-        dropped += __builtin_popcount(ignored_mask);
+        listed += _mm_popcnt_u32(listed_mask);
+        dropped += int(_mm_popcnt_u32(ignored_mask));
         index = _mm512_add_epi32(index, step);
       }
       return listed;
