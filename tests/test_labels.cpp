@@ -137,7 +137,7 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
     Eigen::Index n, k;
   };
   for (const Shape shape : {Shape{3000, 1}, Shape{900, 3}, Shape{1000, 20}, Shape{600, 40},
-                            Shape{250, 80}, Shape{6, 1500}, Shape{4, 2100}}) {
+                            Shape{300, 64}, Shape{250, 80}, Shape{6, 1500}, Shape{4, 2100}}) {
     const Eigen::Index n = shape.n, k = shape.k;
     INFO(n << " x " << k);
     Eigen::ArrayXi labels = random_labels(n, int(k), 21);
@@ -151,6 +151,11 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
       for (Eigen::Index i = 0; i < n / 2; ++i) labels[i] = i % 2 ? focal::background : focal::ignore;
       labels[1] = 39;
       labels[3] = 0;
+    }
+    if (k >= 32 && k <= 1024) {  // 1s on the last element of a piece and of a run
+      labels[n / 4 - 1] = focal::ignore;  // the long run starts at row n / 4
+      labels[n / 4 + 1023 / k] = int(1023 % k);
+      labels[n / 2 - 1] = int(k) - 1;  // row n / 2 is ignored (below)
     }
     if (k > 1024) {  // classes on both sides of the first piece boundary inside a row
       labels[0] = int(k) - 1;

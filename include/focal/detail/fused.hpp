@@ -419,8 +419,10 @@ void fill_weights(const Labels<L, W>& labels, Eigen::Index cols, Eigen::Index a,
 }
 
 /// The labels path over rows [begin_row, end_row) where ignored rows are few: each run of rows
-/// between them is one contiguous stretch of x and G, cut into pieces; the targets' 1s are set
-/// and reset row by row; ignored rows get a zero gradient.
+/// between them is one contiguous stretch of x and G, cut into pieces; ignored rows get a zero
+/// gradient. The chunk's labelled rows are listed once, in order, and each piece sets and
+/// resets only the 1s that fall in it (visiting every row of every piece twice, with two
+/// divisions to find them, cost 13% of the kernel's time with 80 classes).
 template <class S, class Span, class L, class W>
 EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Labels<L, W>& labels,
                                       S* gp, Eigen::Index cols, Eigen::Index begin_row,
@@ -429,6 +431,18 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
   using Piece = LabelPiece<S, weighted>;
   Piece piece;
   std::fill(piece.y, piece.y + piece_elements, S(0));
+  // Rows with a class, from begin_row: a chunk has at most chunk_elements / few_classes rows.
+  static_assert(chunk_elements / few_classes <= piece_elements, "piece.rows holds a chunk's rows");
+  Eigen::Index labelled = 0;
+  for (Eigen::Index i = begin_row; i < end_row; ++i) {
+    piece.rows[labelled] = std::int32_t(i - begin_row);
+    labelled += labels[i] >= 0;
+  }
+  const auto hot = [&](Eigen::Index k) {  // the element of the k-th labelled row's class
+    const Eigen::Index row = begin_row + piece.rows[k];
+    return row * cols + Eigen::Index(labels[row]);
+  };
+  Eigen::Index next = 0;  // the first labelled row whose 1 is not in a piece already done
   for (Eigen::Index i = begin_row; i < end_row;) {
     if (labels[i] == ignore) {
       std::fill(gp + i * cols, gp + (i + 1) * cols, S(0));
@@ -439,17 +453,11 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
     while (run_end < end_row && labels[run_end] != ignore) ++run_end;
     for (Eigen::Index a = i * cols; a < run_end * cols; a += piece_elements) {
       const Eigen::Index m = std::min(piece_elements, run_end * cols - a);
-      const auto mark = [&](S v) {
-        for_rows(cols, a, m, [&](Eigen::Index row, Eigen::Index from, Eigen::Index to) {
-          const long long label = labels[row];
-          const Eigen::Index hot = row * cols + Eigen::Index(label) - a;
-          if (label >= 0 && hot >= from && hot < to) piece.y[hot] = v;
-        });
-      };
-      mark(S(1));
+      Eigen::Index stop = next;
+      for (; stop < labelled && hot(stop) < a + m; ++stop) piece.y[hot(stop) - a] = S(1);
       if constexpr (weighted) fill_weights(labels, cols, a, m, piece.w);
       span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, nullptr, gp + a, m, acc);
-      mark(S(0));
+      for (; next < stop; ++next) piece.y[hot(next) - a] = S(0);
     }
     i = run_end;
   }
