@@ -366,14 +366,14 @@ constexpr S exp_lowest() {
   return std::is_same<S, float>::value ? S(-104) : S(-746);
 }
 
-/// max(−|v|, exp_lowest): the argument of exp(−|z|), clamped where it no longer matters. On
-/// AVX-512 one vrange (−min(|v|, |exp_lowest|)), which maps NaN to exp_lowest: the caller
+/// max(−|v|, exp_lowest): the argument of exp(−|z|), clamped where it no longer matters. With
+/// AVX-512DQ one vrange (−min(|v|, |exp_lowest|)), which maps NaN to exp_lowest: the caller
 /// carries a NaN logit through z instead (negative_or_nan). Elsewhere the sign bit set, then
 /// pmax, which keeps a NaN first operand.
 template <class P>
 EIGEN_ALWAYS_INLINE P neg_abs_clamped(const P& v) {
   using S = scalar_of<P>;
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(EIGEN_VECTORIZE_AVX512DQ)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_range_ps(v, cst<P>(exp_lowest<S>()), 0xE);  // min |·|, sign set
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -387,7 +387,7 @@ EIGEN_ALWAYS_INLINE P neg_abs_clamped(const P& v) {
 /// where it is true the kernel subtracts z, so a NaN logit makes the loss and gradient NaN.
 template <class P>
 EIGEN_ALWAYS_INLINE mask_t<P> negative_or_nan(const P& z) {
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(EIGEN_VECTORIZE_AVX512DQ)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_cmp_ps_mask(z, pzero(z), _CMP_NGE_UQ);
   } else if constexpr (std::is_same<P, Packet8d>::value) {
