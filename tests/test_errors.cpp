@@ -142,6 +142,54 @@ TEST_CASE("array calls reject probabilities outside the unit interval and leave 
   CHECK(g.head(7).isFinite().all());
 }
 
+// Contiguous arrays are first checked by a vectorized scan (packets, then a scalar tail) and
+// only on failure by the exact scan that names the offender: every value class at every
+// position of the packets and of the tail must give the exact scan's verdict.
+TEMPLATE_TEST_CASE("the vectorized checks agree with the rules at every position", "[errors]",
+                   float, double) {
+  using S = TestType;
+  using Array = Eigen::Array<S, Eigen::Dynamic, 1>;
+  const S inf = std::numeric_limits<S>::infinity(), nan = std::numeric_limits<S>::quiet_NaN();
+  const S tiny = std::numeric_limits<S>::denorm_min();
+  const S values[] = {S(0), S(-0.0), S(1), S(0.5), S(2), S(-1), tiny, -tiny,
+                      std::nextafter(S(1), S(2)), std::nextafter(S(1), S(0)),
+                      std::numeric_limits<S>::max(), inf, -inf, nan};
+  const focal::FocalLoss<S> logits;
+  const focal::FocalLoss<S, focal::Probabilities> probs;
+  for (const Eigen::Index n : {1, 7, 16, 17, 40}) {
+    for (Eigen::Index pos = 0; pos < n; ++pos) {
+      for (const S v : values) {
+        INFO("n = " << n << ", position " << pos << ", value " << v);
+        const std::string where = "[" + std::to_string(pos) + "]";
+        Array x = Array::Zero(n), y = Array::Zero(n), g = Array::Constant(n, S(sentinel));
+        for (Eigen::Index i = 0; i < n; i += 3) y[i] = S(1);
+        y[pos] = v;
+        if (v == S(0) || v == S(1)) {
+          CHECK_NOTHROW(logits.value_and_gradient(x, y, g));
+        } else {
+          CHECK_THAT(message_of([&] { logits.value_and_gradient(x, y, g); }),
+                     Contains("targets" + where));
+          CHECK((g == S(sentinel)).all());
+        }
+        Array p = Array::Constant(n, S(0.25));
+        y.setOnes();
+        p[pos] = v;
+        g.setConstant(S(sentinel));
+        if (v < S(0) || v > S(1)) {
+          CHECK_THAT(message_of([&] { probs.value_and_gradient(p, y, g); }),
+                     Contains("probabilities" + where));
+          CHECK((g == S(sentinel)).all());
+          Eigen::Array<int, Eigen::Dynamic, 1> labels = Eigen::Array<int, Eigen::Dynamic, 1>::Zero(n);
+          CHECK_THAT(message_of([&] { probs.value_and_gradient(p, focal::labels(labels), g); }),
+                     Contains("probabilities" + where));
+        } else {  // in [0, 1], or NaN, which propagates
+          CHECK_NOTHROW(probs.value_and_gradient(p, y, g));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("shape mismatches are rejected and grad is untouched", "[errors]") {
   const focal::CrossEntropy<float> ce;
   Eigen::ArrayXXf x = Eigen::ArrayXXf::Zero(3, 4);

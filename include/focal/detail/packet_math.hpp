@@ -119,13 +119,21 @@ EIGEN_ALWAYS_INLINE P select(const mask_t<P>& m, const P& a, const P& b) {
 #endif
 }
 
-/// a ∧ b and a ∧ ¬b on masks.
+/// a ∧ b, a ∨ b and a ∧ ¬b on masks.
 template <class M>
 EIGEN_ALWAYS_INLINE M mask_and(const M& a, const M& b) {
   if constexpr (std::is_integral<M>::value) {
     return M(a & b);
   } else {
     return pand(a, b);
+  }
+}
+template <class M>
+EIGEN_ALWAYS_INLINE M mask_or(const M& a, const M& b) {
+  if constexpr (std::is_integral<M>::value) {
+    return M(a | b);
+  } else {
+    return por(a, b);
   }
 }
 template <class M>
@@ -317,6 +325,16 @@ EIGEN_ALWAYS_INLINE P scale_pow2(const P& y, const P& m) {
 template <class P>
 EIGEN_ALWAYS_INLINE P reciprocal_1_to_2(const P& d) {
   return pdiv(cst<P>(1), d);
+}
+
+/// Whether any lane of a mask is set.
+template <class M>
+EIGEN_ALWAYS_INLINE bool mask_any(const M& m) {
+  if constexpr (std::is_integral<M>::value) {
+    return m != M(0);
+  } else {
+    return predux_any(m);
+  }
 }
 
 /// Whether every lane of a mask is set.

@@ -85,6 +85,38 @@ bool targets_look_valid(const Scalar* y, Eigen::Index n) {
   return all;
 }
 
+/// Probabilities all in [0, 1] or NaN (is_probability)? Vectorized over a contiguous array,
+/// else false, for the caller's exact scan, as targets_look_valid.
+template <class Scalar>
+bool probabilities_look_valid(const Scalar* p, Eigen::Index n) {
+  using namespace Eigen::internal;
+  using P = simd::packet_t<Scalar>;
+  constexpr int L = simd::lanes<P>;
+  const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
+  simd::mask_t<P> bad = simd::less(zero, zero);  // all false
+  const Eigen::Index whole = n - n % L;
+  for (Eigen::Index i = whole; i > 0; i -= L) {
+    const P v = ploadu<P>(p + i - L);
+    bad = simd::mask_or(bad, simd::mask_or(simd::less(v, zero), simd::less(one, v)));
+  }
+  if (simd::mask_any(bad)) return false;
+  for (Eigen::Index i = whole; i < n; ++i) {
+    if (!is_probability(p[i])) return false;
+  }
+  return true;
+}
+
+/// check_inputs, with the vectorized scan first where the inputs are probabilities in one
+/// contiguous array (the exact scan, which names the offender, otherwise or on failure).
+template <class Input, class DX>
+void check_inputs_fast(const Eigen::DenseBase<DX>& inputs) {
+  if constexpr (std::is_same<Input, Probabilities>::value) {
+    const auto* xp = flat_data(inputs.derived(), bool(DX::IsRowMajor));
+    if (xp != nullptr && probabilities_look_valid(xp, inputs.size())) return;
+  }
+  check_inputs<Input>(inputs);
+}
+
 /// Eigen nullary functor: element (i, j) of the loss (or its derivative) of logits against
 /// class-index labels, as if labels were one-hot: positive iff j == labels[i]; background rows
 /// are negative everywhere; ignored rows are 0; each row weighted by its anchor weight.
@@ -258,7 +290,7 @@ class SigmoidLoss {
   template <class DX, class L, class W>
   static void check_labeled(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) {
     check_labels<Scalar>(labels, inputs.rows(), inputs.cols(), input_name<Input>(), true);
-    check_inputs<Input>(inputs);
+    check_inputs_fast<Input>(inputs);
   }
 
   template <bool Derivative, class DX, class L, class W>
@@ -288,14 +320,15 @@ class SigmoidLoss {
     check_contents(inputs, targets);
   }
 
-  // Targets 0 or 1 (vectorized over contiguous targets; the exact scan, which finds and names
-  // the offender, otherwise or on failure), then probabilities in [0, 1]. Shapes must match.
+  // Targets 0 or 1, then probabilities in [0, 1]: each vectorized over a contiguous array, and
+  // the exact scan, which finds and names the offender, otherwise or on failure. Shapes must
+  // match.
   template <class DX, class DY>
   static void check_contents(const Eigen::DenseBase<DX>& inputs,
                              const Eigen::DenseBase<DY>& targets) {
     const Scalar* yp = flat_data(targets.derived(), bool(DX::IsRowMajor));
     if (yp == nullptr || !targets_look_valid(yp, targets.size())) check_targets(targets);
-    check_inputs<Input>(inputs);
+    check_inputs_fast<Input>(inputs);
   }
 
   template <class Op, class DX, class DY>
