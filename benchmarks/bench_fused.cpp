@@ -10,6 +10,8 @@
 //                    writing one
 //   probabilities_*  the same loss on p = σ(x): the fused call (the packet kernel on AVX-512)
 //                    against the scalar formulas that builds without AVX-512 run, 10^6 and 4M
+//   fused_block      the fused call on a Block: the 4M logits as a row-major array of 81
+//                    columns without its first (runs of 80 contiguous elements), per element
 //   kernel_block     the packet kernel alone (detail API) over 1024 logits that stay in L1:
 //                    the arithmetic without memory traffic, validation or summation, and the
 //                    least noisy measure of a change to the kernel (repeats agree to ~0.5%)
@@ -231,6 +233,25 @@ void kernel_block(benchmark::State& state) {
 }
 
 template <class S>
+void fused_block(benchmark::State& state) {
+  // The same logits and targets as a row-major rows x 81 array, and the call on its Block
+  // without the first column (a detector's background column): gathered through stack buffers
+  // run by run (a row's 80 contiguous elements at a time). Items are the Block's elements.
+  Data<S>& d = data<S>(state.range(0));
+  using RowMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index rows = state.range(0) / 81;
+  const Eigen::Map<const RowMajor> x(d.x.data(), rows, 81), y(d.y.data(), rows, 81);
+  Eigen::Map<RowMajor> g(d.g.data(), rows, 81);
+  auto gb = g.rightCols(80);
+  const auto& l = loss(S());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(l.value_and_gradient(x.rightCols(80), y.rightCols(80), gb, d.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * rows * 80);
+}
+
+template <class S>
 void stream(benchmark::State& state) {
   Data<S>& d = data<S>(state.range(0));
   for (auto _ : state) {
@@ -319,6 +340,7 @@ BENCHMARK_TEMPLATE(expressions, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(naive, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(stream, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(kernel_block, float)->Arg(1024)->UseRealTime();
+BENCHMARK_TEMPLATE(fused_block, float)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_TEMPLATE(probabilities_fused, float)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_TEMPLATE(probabilities_scalar, float)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_TEMPLATE(fused, double)->Apply(sizes);

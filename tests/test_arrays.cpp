@@ -129,6 +129,37 @@ TEST_CASE("blocks and strided Maps work as inputs and outputs", "[arrays]") {
   for (int i = 0; i < 20; ++i) CHECK(buf[2 * i + 1] == 0.0);
 }
 
+TEMPLATE_TEST_CASE("Blocks of larger arrays give the contiguous call's bits", "[arrays]", float,
+                   double) {
+  // Row-major 300 x 81 with the first column dropped (a background column): runs of 80
+  // elements, 81 apart, that cross the 256-element gather blocks and the 8192-element chunks;
+  // and a column-major block of rows. The same chunks, lanes and bits as a contiguous copy.
+  using S = TestType;
+  using RowMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const focal::BalancedFocalLoss<S> fl;
+  const RowMajor x = random_logits<S>(300, 81, 11), y = random_targets<S>(300, 81, 12);
+  RowMajor g = RowMajor::Constant(300, 81, S(99));
+  const RowMajor xc = x.rightCols(80), yc = y.rightCols(80);
+  RowMajor gc(300, 80);
+  const S expected = fl.value_and_gradient(xc, yc, gc, S(7));
+  auto gb = g.rightCols(80);
+  CHECK(fl.value_and_gradient(x.rightCols(80), y.rightCols(80), gb, S(7)) == expected);
+  CHECK((g.rightCols(80) == gc).all());
+  CHECK((g.col(0) == S(99)).all());
+  // Column-major, rows 5 to 294 of 12 columns: runs of 290, 300 apart.
+  using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  const ColMajor xt = x.leftCols(12), yt = y.leftCols(12);
+  ColMajor gt = ColMajor::Constant(300, 12, S(99));
+  const ColMajor xm = xt.middleRows(5, 290), ym = yt.middleRows(5, 290);
+  ColMajor gm(290, 12);
+  auto gtb = gt.middleRows(5, 290);
+  CHECK(fl.value_and_gradient(xt.middleRows(5, 290), yt.middleRows(5, 290), gtb, S(3)) ==
+        fl.value_and_gradient(xm, ym, gm, S(3)));
+  CHECK((gt.middleRows(5, 290) == gm).all());
+  CHECK((gt.topRows(5) == S(99)).all());
+  CHECK((gt.bottomRows(5) == S(99)).all());
+}
+
 TEST_CASE("Matrix arguments and mixed Matrix and Array arguments work", "[arrays]") {
   const focal::BalancedCrossEntropy<float> ce(0.6f);
   const Eigen::MatrixXf x = random_logits<float>(9, 4, 7).matrix();

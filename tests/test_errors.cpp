@@ -190,6 +190,31 @@ TEMPLATE_TEST_CASE("the vectorized checks agree with the rules at every position
   }
 }
 
+TEST_CASE("bad values inside a Block are found and named", "[errors]") {
+  // Blocks are scanned run by run (their rows here); the offender is named in the Block's own
+  // indices, and the larger array's other elements are never looked at.
+  using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const focal::FocalLoss<float> fl;
+  const focal::FocalLoss<float, focal::Probabilities> fp;
+  RowMajor x = RowMajor::Zero(40, 21), y = RowMajor::Zero(40, 21);
+  RowMajor p = RowMajor::Constant(40, 21, 0.5f), g = RowMajor::Constant(40, 21, sentinel);
+  y.col(0).setConstant(7.0f);  // outside the Block: not an error
+  p.col(0).setConstant(-7.0f);
+  auto gb = g.rightCols(20);
+  CHECK_NOTHROW(fl.value_and_gradient(x.rightCols(20), y.rightCols(20), gb));
+  CHECK_NOTHROW(fp.value_and_gradient(p.rightCols(20), y.rightCols(20), gb));
+  CHECK((g.col(0) == sentinel).all());
+  g.setConstant(sentinel);
+  y(33, 17) = 0.5f;  // (33, 16) of the Block
+  CHECK_THAT(message_of([&] { fl.value_and_gradient(x.rightCols(20), y.rightCols(20), gb); }),
+             Contains("targets(33, 16) = 0.5"));
+  y(33, 17) = 1.0f;
+  p(39, 20) = 1.5f;  // the Block's last element
+  CHECK_THAT(message_of([&] { fp.value_and_gradient(p.rightCols(20), y.rightCols(20), gb); }),
+             Contains("probabilities(39, 19) = 1.5"));
+  CHECK(untouched(g));
+}
+
 TEST_CASE("shape mismatches are rejected and grad is untouched", "[errors]") {
   const focal::CrossEntropy<float> ce;
   Eigen::ArrayXXf x = Eigen::ArrayXXf::Zero(3, 4);

@@ -274,6 +274,52 @@ const typename D::Scalar* flat_data(const D& a, bool row_major) {
   }
 }
 
+/// How the elements of a dense object lie when walked in the given storage order: in runs of
+/// `length` contiguous elements, `stride` apart (a contiguous array is one run; a Block of a
+/// larger array or a Map with an outer stride, one run per row or column). data is null where
+/// they do not: an inner stride, the other storage order, an expression.
+template <class S>
+struct Runs {
+  S* data = nullptr;
+  Eigen::Index length = 0, stride = 0;
+};
+
+template <class D>
+Runs<const typename D::Scalar> runs_of(const D& a, bool row_major) {
+  if constexpr ((int(Eigen::internal::traits<D>::Flags) & Eigen::DirectAccessBit) != 0) {
+    if (a.size() == 0 || a.innerStride() != 1) return {};
+    if (a.rows() == 1 || a.cols() == 1) return {a.data(), a.size(), a.size()};
+    if (bool(D::IsRowMajor) != row_major) return {};
+    return {a.data(), row_major ? a.cols() : a.rows(), a.outerStride()};
+  } else {
+    (void)a;
+    (void)row_major;
+    return {};
+  }
+}
+
+/// Elements [b, b + n) of runs, in order, copied out of them (to out) or into them (from in).
+template <class S>
+void copy_from_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, S* out) {
+  Eigen::Index outer = b / r.length, inner = b % r.length;
+  for (Eigen::Index k = 0; k < n; ++outer, inner = 0) {
+    const S* from = r.data + outer * r.stride + inner;
+    const Eigen::Index m = std::min(n - k, r.length - inner);
+    std::copy(from, from + m, out + k);
+    k += m;
+  }
+}
+template <class S>
+void copy_to_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, const S* in) {
+  Eigen::Index outer = b / r.length, inner = b % r.length;
+  for (Eigen::Index k = 0; k < n; ++outer, inner = 0) {
+    S* to = const_cast<S*>(r.data) + outer * r.stride + inner;  // runs of the writable G
+    const Eigen::Index m = std::min(n - k, r.length - inner);
+    std::copy(in + k, in + k + m, to);
+    k += m;
+  }
+}
+
 /// Walks (i, j) in row- or column-major order from a linear index.
 struct Cursor {
   Eigen::Index i, j, rows, cols;
@@ -310,9 +356,13 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
       return acc.take();
     });
   }
-  // Gather: the same chunks and lanes, through stack blocks.
+  // Gather: the same chunks and lanes, through stack blocks; runs of contiguous elements (a
+  // Block's rows or columns) copied as such, anything else element by element.
   const Eigen::internal::evaluator<DX> ex(x);
   const Eigen::internal::evaluator<DY> ey(y);
+  const auto xr = runs_of(x, row_major);
+  const auto yr = runs_of(y, row_major);
+  const auto gr = runs_of(g, row_major);
   return run_chunks(chunks, threads, [&](Eigen::Index c) {
     Eigen::internal::evaluator<DG> eg(g);
     PacketSum<P> acc;
@@ -320,14 +370,25 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
     const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
     for (Eigen::Index b = c * chunk_elements; b < end; b += block_elements) {
       const Eigen::Index n = std::min(block_elements, end - b);
-      Cursor in(b, rows, cols, row_major);
-      for (Eigen::Index k = 0; k < n; ++k, in.next()) {
-        xb[k] = ex.coeff(in.i, in.j);
-        yb[k] = ey.coeff(in.i, in.j);
+      if (xr.data != nullptr) {
+        copy_from_runs(xr, b, n, xb);
+      } else {
+        Cursor in(b, rows, cols, row_major);
+        for (Eigen::Index k = 0; k < n; ++k, in.next()) xb[k] = ex.coeff(in.i, in.j);
+      }
+      if (yr.data != nullptr) {
+        copy_from_runs(yr, b, n, yb);
+      } else {
+        Cursor in(b, rows, cols, row_major);
+        for (Eigen::Index k = 0; k < n; ++k, in.next()) yb[k] = ey.coeff(in.i, in.j);
       }
       span(span_kind<Weights::none>{}, xb, yb, nullptr, nullptr, gb, n, acc);
-      Cursor out(b, rows, cols, row_major);
-      for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
+      if (gr.data != nullptr) {
+        copy_to_runs(gr, b, n, gb);
+      } else {
+        Cursor out(b, rows, cols, row_major);
+        for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
+      }
     }
     return acc.take();
   });

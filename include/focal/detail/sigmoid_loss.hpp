@@ -62,9 +62,9 @@ using value_op = elementwise_op<Scalar, Input, false>;
 template <class Scalar, class Input>
 using derivative_op = elementwise_op<Scalar, Input, true>;
 
-/// Targets all 0 or 1? Vectorized over a contiguous array (the common case), else false
-/// so that the caller's exact scan finds the offender. The scan runs backwards: the fused
-/// pass that follows starts at the front, which is then the part still in cache.
+/// Targets in y[0, n) all 0 or 1? Vectorized; false sends the caller to the exact scan, which
+/// finds and names the offender. The scan runs backwards: the fused pass that follows starts at
+/// the front, which is then the part still in cache.
 template <class Scalar>
 bool targets_look_valid(const Scalar* y, Eigen::Index n) {
   using namespace Eigen::internal;
@@ -85,8 +85,8 @@ bool targets_look_valid(const Scalar* y, Eigen::Index n) {
   return all;
 }
 
-/// Probabilities all in [0, 1] or NaN (is_probability)? Vectorized over a contiguous array,
-/// else false, for the caller's exact scan, as targets_look_valid.
+/// Probabilities in p[0, n) all in [0, 1] or NaN (is_probability)? Vectorized, as
+/// targets_look_valid.
 template <class Scalar>
 bool probabilities_look_valid(const Scalar* p, Eigen::Index n) {
   using namespace Eigen::internal;
@@ -106,13 +106,34 @@ bool probabilities_look_valid(const Scalar* p, Eigen::Index n) {
   return true;
 }
 
-/// check_inputs, with the vectorized scan first where the inputs are probabilities in one
-/// contiguous array (the exact scan, which names the offender, otherwise or on failure).
+/// look_valid(run, length) over every run of contiguous elements of a (runs_of in its own
+/// storage order), last run first; false where a does not lie in runs.
+template <class D, class F>
+bool runs_look_valid(const Eigen::DenseBase<D>& a, F&& look_valid) {
+  const auto r = runs_of(a.derived(), bool(D::IsRowMajor));
+  if (r.data == nullptr) return false;
+  for (Eigen::Index run = a.size() / r.length; run-- > 0;) {
+    if (!look_valid(r.data + run * r.stride, r.length)) return false;
+  }
+  return true;
+}
+
+/// check_targets, with the vectorized scan first where the targets lie in runs of contiguous
+/// elements (the exact scan, which names the offender, otherwise or on failure).
+template <class DY>
+void check_targets_fast(const Eigen::DenseBase<DY>& targets) {
+  using S = typename DY::Scalar;
+  const auto scan = [](const S* y, Eigen::Index n) { return targets_look_valid(y, n); };
+  if (!runs_look_valid(targets, scan)) check_targets(targets);
+}
+
+/// check_inputs, the same way for probabilities.
 template <class Input, class DX>
 void check_inputs_fast(const Eigen::DenseBase<DX>& inputs) {
+  using S = typename DX::Scalar;
   if constexpr (std::is_same<Input, Probabilities>::value) {
-    const auto* xp = flat_data(inputs.derived(), bool(DX::IsRowMajor));
-    if (xp != nullptr && probabilities_look_valid(xp, inputs.size())) return;
+    const auto scan = [](const S* p, Eigen::Index n) { return probabilities_look_valid(p, n); };
+    if (runs_look_valid(inputs, scan)) return;
   }
   check_inputs<Input>(inputs);
 }
@@ -320,14 +341,13 @@ class SigmoidLoss {
     check_contents(inputs, targets);
   }
 
-  // Targets 0 or 1, then probabilities in [0, 1]: each vectorized over a contiguous array, and
-  // the exact scan, which finds and names the offender, otherwise or on failure. Shapes must
-  // match.
+  // Targets 0 or 1, then probabilities in [0, 1]: each vectorized over runs of contiguous
+  // elements, and the exact scan, which finds and names the offender, otherwise or on failure.
+  // Shapes must match.
   template <class DX, class DY>
   static void check_contents(const Eigen::DenseBase<DX>& inputs,
                              const Eigen::DenseBase<DY>& targets) {
-    const Scalar* yp = flat_data(targets.derived(), bool(DX::IsRowMajor));
-    if (yp == nullptr || !targets_look_valid(yp, targets.size())) check_targets(targets);
+    check_targets_fast(targets);
     check_inputs_fast<Input>(inputs);
   }
 
