@@ -8,9 +8,11 @@
 // a time pairwise, adds those block sums into per-lane TwoSum accumulators, reduces them in
 // lane order into a compensated double, and the chunk totals are added in chunk order: the
 // total is within a few ulps of the exact sum (3 roundings per block at worst, far less in
-// practice), and bitwise the same whether one thread or many computed the chunks. Contiguous data are read
-// and written in place; anything else (strided Maps, blocks, expressions, column-major labels)
-// is gathered block by block into stack buffers that stay in L1.
+// practice), and bitwise the same whether one thread or many computed the chunks. Contiguous
+// data are read and written in place; anything else (strided Maps, blocks, expressions,
+// column-major labels) is gathered block by block into stack buffers that stay in L1: a run of
+// contiguous elements at a time where the dense path's operands lie in runs (a Block's rows or
+// columns), element by element otherwise.
 
 #include <algorithm>
 #include <cmath>
@@ -298,14 +300,25 @@ Runs<const typename D::Scalar> runs_of(const D& a, bool row_major) {
   }
 }
 
+/// to[0, m) = from[0, m), in packets: runs are a row of a few dozen elements, where a call to
+/// memmove per run cost more than the copy.
+template <class S>
+EIGEN_ALWAYS_INLINE void copy_short(const S* from, Eigen::Index m, S* to) {
+  using namespace Eigen::internal;
+  using P = simd::packet_t<S>;
+  constexpr int L = simd::lanes<P>;
+  Eigen::Index k = 0;
+  for (; k + L <= m; k += L) pstoreu(to + k, ploadu<P>(from + k));
+  for (; k < m; ++k) to[k] = from[k];
+}
+
 /// Elements [b, b + n) of runs, in order, copied out of them (to out) or into them (from in).
 template <class S>
 void copy_from_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, S* out) {
   Eigen::Index outer = b / r.length, inner = b % r.length;
   for (Eigen::Index k = 0; k < n; ++outer, inner = 0) {
-    const S* from = r.data + outer * r.stride + inner;
     const Eigen::Index m = std::min(n - k, r.length - inner);
-    std::copy(from, from + m, out + k);
+    copy_short(r.data + outer * r.stride + inner, m, out + k);
     k += m;
   }
 }
@@ -313,9 +326,8 @@ template <class S>
 void copy_to_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, const S* in) {
   Eigen::Index outer = b / r.length, inner = b % r.length;
   for (Eigen::Index k = 0; k < n; ++outer, inner = 0) {
-    S* to = const_cast<S*>(r.data) + outer * r.stride + inner;  // runs of the writable G
     const Eigen::Index m = std::min(n - k, r.length - inner);
-    std::copy(in + k, in + k + m, to);
+    copy_short(in + k, m, const_cast<S*>(r.data) + outer * r.stride + inner);  // G's runs
     k += m;
   }
 }

@@ -62,77 +62,81 @@ using value_op = elementwise_op<Scalar, Input, false>;
 template <class Scalar, class Input>
 using derivative_op = elementwise_op<Scalar, Input, true>;
 
-/// Targets in y[0, n) all 0 or 1? Vectorized; false sends the caller to the exact scan, which
-/// finds and names the offender. The scan runs backwards: the fused pass that follows starts at
-/// the front, which is then the part still in cache.
+/// Targets all 0 or 1, in `runs` runs of `length` contiguous elements `stride` apart from y (a
+/// contiguous array is one run)? Vectorized, with one verdict for all runs; false sends the
+/// caller to the exact scan, which finds and names the offender. The scan runs backwards: the
+/// fused pass that follows starts at the front, which is then the part still in cache.
 template <class Scalar>
-bool targets_look_valid(const Scalar* y, Eigen::Index n) {
+bool targets_look_valid(const Scalar* y, Eigen::Index runs, Eigen::Index length,
+                        Eigen::Index stride) {
   using namespace Eigen::internal;
   using P = simd::packet_t<Scalar>;
   constexpr int L = simd::lanes<P>;
   const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
   P ok = pcmp_eq(zero, zero);
-  const Eigen::Index whole = n - n % L;
-  for (Eigen::Index i = whole; i > 0; i -= L) {
-    const P v = ploadu<P>(y + i - L);
-    ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one)));
+  bool all = true;
+  const Eigen::Index whole = length - length % L;
+  for (Eigen::Index run = runs; run-- > 0;) {
+    const Scalar* r = y + run * stride;
+    for (Eigen::Index i = whole; i > 0; i -= L) {
+      const P v = ploadu<P>(r + i - L);
+      ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one)));
+    }
+    for (Eigen::Index i = whole; i < length; ++i) all = all && is_target(r[i]);
   }
   alignas(64) Scalar lanes[L];
   pstoreu(lanes, ok);
-  bool all = true;
   for (int k = 0; k < L; ++k) all = all && !(lanes[k] == Scalar(0));  // a true lane is all ones
-  for (Eigen::Index i = whole; i < n; ++i) all = all && is_target(y[i]);
   return all;
 }
 
-/// Probabilities in p[0, n) all in [0, 1] or NaN (is_probability)? Vectorized, as
-/// targets_look_valid.
+/// Probabilities all in [0, 1] or NaN (is_probability), in runs as targets_look_valid?
 template <class Scalar>
-bool probabilities_look_valid(const Scalar* p, Eigen::Index n) {
+bool probabilities_look_valid(const Scalar* p, Eigen::Index runs, Eigen::Index length,
+                              Eigen::Index stride) {
   using namespace Eigen::internal;
   using P = simd::packet_t<Scalar>;
   constexpr int L = simd::lanes<P>;
   const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
   simd::mask_t<P> bad = simd::less(zero, zero);  // all false
-  const Eigen::Index whole = n - n % L;
-  for (Eigen::Index i = whole; i > 0; i -= L) {
-    const P v = ploadu<P>(p + i - L);
-    bad = simd::mask_or(bad, simd::mask_or(simd::less(v, zero), simd::less(one, v)));
+  bool all = true;
+  const Eigen::Index whole = length - length % L;
+  for (Eigen::Index run = runs; run-- > 0;) {
+    const Scalar* r = p + run * stride;
+    for (Eigen::Index i = whole; i > 0; i -= L) {
+      const P v = ploadu<P>(r + i - L);
+      bad = simd::mask_or(bad, simd::mask_or(simd::less(v, zero), simd::less(one, v)));
+    }
+    for (Eigen::Index i = whole; i < length; ++i) all = all && is_probability(r[i]);
   }
-  if (simd::mask_any(bad)) return false;
-  for (Eigen::Index i = whole; i < n; ++i) {
-    if (!is_probability(p[i])) return false;
-  }
-  return true;
+  return all && !simd::mask_any(bad);
 }
 
-/// look_valid(run, length) over every run of contiguous elements of a (runs_of in its own
-/// storage order), last run first; false where a does not lie in runs.
+/// look_valid(data, runs, length, stride) over the runs of contiguous elements of a (runs_of
+/// in its own storage order); false where a does not lie in runs.
 template <class D, class F>
 bool runs_look_valid(const Eigen::DenseBase<D>& a, F&& look_valid) {
   const auto r = runs_of(a.derived(), bool(D::IsRowMajor));
-  if (r.data == nullptr) return false;
-  for (Eigen::Index run = a.size() / r.length; run-- > 0;) {
-    if (!look_valid(r.data + run * r.stride, r.length)) return false;
-  }
-  return true;
+  return r.data != nullptr && look_valid(r.data, a.size() / r.length, r.length, r.stride);
 }
 
 /// check_targets, with the vectorized scan first where the targets lie in runs of contiguous
 /// elements (the exact scan, which names the offender, otherwise or on failure).
 template <class DY>
 void check_targets_fast(const Eigen::DenseBase<DY>& targets) {
-  using S = typename DY::Scalar;
-  const auto scan = [](const S* y, Eigen::Index n) { return targets_look_valid(y, n); };
+  const auto scan = [](const auto* y, Eigen::Index runs, Eigen::Index length,
+                       Eigen::Index stride) { return targets_look_valid(y, runs, length, stride); };
   if (!runs_look_valid(targets, scan)) check_targets(targets);
 }
 
 /// check_inputs, the same way for probabilities.
 template <class Input, class DX>
 void check_inputs_fast(const Eigen::DenseBase<DX>& inputs) {
-  using S = typename DX::Scalar;
   if constexpr (std::is_same<Input, Probabilities>::value) {
-    const auto scan = [](const S* p, Eigen::Index n) { return probabilities_look_valid(p, n); };
+    const auto scan = [](const auto* p, Eigen::Index runs, Eigen::Index length,
+                         Eigen::Index stride) {
+      return probabilities_look_valid(p, runs, length, stride);
+    };
     if (runs_look_valid(inputs, scan)) return;
   }
   check_inputs<Input>(inputs);
