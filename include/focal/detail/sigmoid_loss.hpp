@@ -62,10 +62,28 @@ using value_op = elementwise_op<Scalar, Input, false>;
 template <class Scalar, class Input>
 using derivative_op = elementwise_op<Scalar, Input, true>;
 
-/// Targets all 0 or 1, in `runs` runs of `length` contiguous elements `stride` apart from y (a
-/// contiguous array is one run)? Vectorized, with one verdict for all runs; false sends the
-/// caller to the exact scan, which finds and names the offender. The scan runs backwards: the
-/// fused pass that follows starts at the front, which is then the part still in cache.
+/// Walks `runs` runs of `length` contiguous elements `stride` apart from data (a contiguous
+/// array is one run), last run first, each backwards: on_packet(v) for each whole packet;
+/// returns whether on_element(v) holds for every element after the last whole packet of a run.
+/// Backwards because the fused pass that follows starts at the front, which is then the part
+/// still in cache.
+template <class Scalar, class OnPacket, class OnElement>
+bool scan_runs(const Scalar* data, Eigen::Index runs, Eigen::Index length, Eigen::Index stride,
+               OnPacket&& on_packet, OnElement&& on_element) {
+  using P = simd::packet_t<Scalar>;
+  constexpr int L = simd::lanes<P>;
+  bool all = true;
+  const Eigen::Index whole = length - length % L;
+  for (Eigen::Index run = runs; run-- > 0;) {
+    const Scalar* r = data + run * stride;
+    for (Eigen::Index i = whole; i > 0; i -= L) on_packet(Eigen::internal::ploadu<P>(r + i - L));
+    for (Eigen::Index i = whole; i < length; ++i) all = all && on_element(r[i]);
+  }
+  return all;
+}
+
+/// Targets all 0 or 1 (in runs, as scan_runs)? Vectorized, one verdict for all runs; false
+/// sends the caller to the exact scan, which finds and names the offender.
 template <class Scalar>
 bool targets_look_valid(const Scalar* y, Eigen::Index runs, Eigen::Index length,
                         Eigen::Index stride) {
@@ -74,48 +92,36 @@ bool targets_look_valid(const Scalar* y, Eigen::Index runs, Eigen::Index length,
   constexpr int L = simd::lanes<P>;
   const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
   P ok = pcmp_eq(zero, zero);
-  bool all = true;
-  const Eigen::Index whole = length - length % L;
-  for (Eigen::Index run = runs; run-- > 0;) {
-    const Scalar* r = y + run * stride;
-    for (Eigen::Index i = whole; i > 0; i -= L) {
-      const P v = ploadu<P>(r + i - L);
-      ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one)));
-    }
-    for (Eigen::Index i = whole; i < length; ++i) all = all && is_target(r[i]);
-  }
+  bool all = scan_runs(
+      y, runs, length, stride,
+      [&](const P& v) { ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one))); },
+      [](Scalar v) { return is_target(v); });
   alignas(64) Scalar lanes[L];
   pstoreu(lanes, ok);
   for (int k = 0; k < L; ++k) all = all && !(lanes[k] == Scalar(0));  // a true lane is all ones
   return all;
 }
 
-/// Probabilities all in [0, 1] or NaN (is_probability), in runs as targets_look_valid?
+/// Probabilities all in [0, 1] or NaN (is_probability)? As targets_look_valid.
 template <class Scalar>
 bool probabilities_look_valid(const Scalar* p, Eigen::Index runs, Eigen::Index length,
                               Eigen::Index stride) {
-  using namespace Eigen::internal;
   using P = simd::packet_t<Scalar>;
-  constexpr int L = simd::lanes<P>;
-  const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
+  const P zero = Eigen::internal::pset1<P>(Scalar(0)), one = Eigen::internal::pset1<P>(Scalar(1));
   simd::mask_t<P> bad = simd::less(zero, zero);  // all false
-  bool all = true;
-  const Eigen::Index whole = length - length % L;
-  for (Eigen::Index run = runs; run-- > 0;) {
-    const Scalar* r = p + run * stride;
-    for (Eigen::Index i = whole; i > 0; i -= L) {
-      const P v = ploadu<P>(r + i - L);
-      bad = simd::mask_or(bad, simd::mask_or(simd::less(v, zero), simd::less(one, v)));
-    }
-    for (Eigen::Index i = whole; i < length; ++i) all = all && is_probability(r[i]);
-  }
+  const bool all = scan_runs(
+      p, runs, length, stride,
+      [&](const P& v) {
+        bad = simd::mask_or(bad, simd::mask_or(simd::less(v, zero), simd::less(one, v)));
+      },
+      [](Scalar v) { return is_probability(v); });
   return all && !simd::mask_any(bad);
 }
 
 /// look_valid(data, runs, length, stride) over the runs of contiguous elements of a (runs_of
 /// in its own storage order); false where a does not lie in runs.
 template <class D, class F>
-bool runs_look_valid(const Eigen::DenseBase<D>& a, F&& look_valid) {
+bool runs_look_valid(const Eigen::DenseBase<D>& a, F look_valid) {
   const auto r = runs_of(a.derived(), bool(D::IsRowMajor));
   return r.data != nullptr && look_valid(r.data, a.size() / r.length, r.length, r.stride);
 }
@@ -124,20 +130,14 @@ bool runs_look_valid(const Eigen::DenseBase<D>& a, F&& look_valid) {
 /// elements (the exact scan, which names the offender, otherwise or on failure).
 template <class DY>
 void check_targets_fast(const Eigen::DenseBase<DY>& targets) {
-  const auto scan = [](const auto* y, Eigen::Index runs, Eigen::Index length,
-                       Eigen::Index stride) { return targets_look_valid(y, runs, length, stride); };
-  if (!runs_look_valid(targets, scan)) check_targets(targets);
+  if (!runs_look_valid(targets, &targets_look_valid<typename DY::Scalar>)) check_targets(targets);
 }
 
 /// check_inputs, the same way for probabilities.
 template <class Input, class DX>
 void check_inputs_fast(const Eigen::DenseBase<DX>& inputs) {
   if constexpr (std::is_same<Input, Probabilities>::value) {
-    const auto scan = [](const auto* p, Eigen::Index runs, Eigen::Index length,
-                         Eigen::Index stride) {
-      return probabilities_look_valid(p, runs, length, stride);
-    };
-    if (runs_look_valid(inputs, scan)) return;
+    if (runs_look_valid(inputs, &probabilities_look_valid<typename DX::Scalar>)) return;
   }
   check_inputs<Input>(inputs);
 }
