@@ -9,6 +9,8 @@
 // labels:            value_and_gradient(logits, focal::labels(v), G, n)
 // dense_onehot:      value_and_gradient(logits, Y, G, n) with a prebuilt one-hot Y (4·N·K bytes)
 // dense_build_onehot the same, building Y from the labels each step (what users write)
+// labels_block:      labels, with the logits and G the Blocks of row-major arrays with one more
+//                    column in front (a background column): gathered piece by piece
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -56,6 +58,22 @@ Batch& batch(Eigen::Index classes) {
   return *b;
 }
 
+// The batch's logits as the right-hand Block of an array with one more column, and a G alike.
+struct WideBatch {
+  RowMajor x, g;
+  explicit WideBatch(const Batch& b) : x(b.n, b.k + 1), g(RowMajor::Zero(b.n, b.k + 1)) {
+    x.col(0).setZero();
+    x.rightCols(b.k) = b.x;
+  }
+};
+
+WideBatch& wide_batch(Eigen::Index classes) {
+  static std::map<Eigen::Index, std::unique_ptr<WideBatch>> batches;
+  auto& w = batches[classes];
+  if (!w) w = std::make_unique<WideBatch>(batch(classes));
+  return *w;
+}
+
 void labels(benchmark::State& state) {
   Batch& b = batch(state.range(0));
   const focal::BalancedFocalLoss<float> loss;
@@ -87,9 +105,23 @@ void dense_build_onehot(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b.n * b.k);
 }
 
+void labels_block(benchmark::State& state) {
+  Batch& b = batch(state.range(0));
+  WideBatch& w = wide_batch(state.range(0));
+  const focal::BalancedFocalLoss<float> loss;
+  auto g = w.g.rightCols(b.k);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        loss.value_and_gradient(w.x.rightCols(b.k), focal::labels(b.labels), g, b.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
 }  // namespace
 
 BENCHMARK(labels)->Arg(80)->Arg(1)->Arg(4)->Arg(20)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(dense_onehot)->Arg(80)->Arg(1)->Arg(4)->Arg(20)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(dense_build_onehot)->Arg(80)->Unit(benchmark::kMillisecond);
+BENCHMARK(labels_block)->Arg(80)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

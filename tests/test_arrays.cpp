@@ -158,6 +158,18 @@ TEMPLATE_TEST_CASE("Blocks of larger arrays give the contiguous call's bits", "[
   CHECK((gt.middleRows(5, 290) == gm).all());
   CHECK((gt.topRows(5) == S(99)).all());
   CHECK((gt.bottomRows(5) == S(99)).all());
+  // One column of the row-major array as a Block of dynamic size: a vector with an inner
+  // stride of 1 whose elements are 81 apart (read as contiguous, it gave wrong values and wrote
+  // over the neighbouring columns of G).
+  RowMajor g1 = RowMajor::Constant(300, 81, S(99));
+  const Eigen::Array<S, Eigen::Dynamic, 1> x1 = x.col(5), y1 = y.col(5);
+  Eigen::Array<S, Eigen::Dynamic, 1> gc1(300);
+  auto g1b = g1.middleCols(5, 1);
+  CHECK(fl.value_and_gradient(x.middleCols(5, 1), y.middleCols(5, 1), g1b, S(7)) ==
+        fl.value_and_gradient(x1, y1, gc1, S(7)));
+  CHECK((g1.col(5) == gc1).all());
+  CHECK((g1.leftCols(5) == S(99)).all());
+  CHECK((g1.rightCols(75) == S(99)).all());
 }
 
 TEST_CASE("Matrix arguments and mixed Matrix and Array arguments work", "[arrays]") {

@@ -170,6 +170,20 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
       }
     }
     check_against_dense(fl, x, labels, S(7));
+    {  // The same on a Block of a wider array (a column on either side): gathered piece by
+       // piece, the same bits; the columns around it untouched.
+      using Wide = Logits<S, Eigen::RowMajor>;
+      Wide wide = Wide::Constant(n, k + 2, S(5)), g_wide = Wide::Constant(n, k + 2, S(-3));
+      wide.middleCols(1, k) = x;
+      Wide g_flat(n, k);
+      auto g_block = g_wide.middleCols(1, k);
+      const S total_block =
+          fl.value_and_gradient(wide.middleCols(1, k), focal::labels(labels), g_block, S(7));
+      CHECK(total_block == fl.value_and_gradient(x, focal::labels(labels), g_flat, S(7)));
+      CHECK((g_wide.middleCols(1, k) == g_flat).all());
+      CHECK((g_wide.col(0) == S(-3)).all());
+      CHECK((g_wide.col(k + 1) == S(-3)).all());
+    }
     // Anchor weights, one per row, per element inside a piece.
     Eigen::Array<S, Eigen::Dynamic, 1> w =
         Eigen::Array<S, Eigen::Dynamic, 1>::LinSpaced(n, S(0.5), S(3));

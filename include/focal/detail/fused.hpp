@@ -257,29 +257,11 @@ struct ScalarSpans {
   }
 };
 
-/// A dense object whose coefficients are one contiguous array in the given storage order.
-template <class D>
-const typename D::Scalar* flat_data(const D& a, bool row_major) {
-  if constexpr ((int(Eigen::internal::traits<D>::Flags) & Eigen::DirectAccessBit) != 0) {
-    if (a.size() == 0) return nullptr;
-    const bool vector = a.rows() == 1 || a.cols() == 1;
-    if (!vector && bool(D::IsRowMajor) != row_major) return nullptr;
-    if (vector) {
-      return a.innerStride() == 1 ? a.data() : nullptr;
-    }
-    const Eigen::Index inner = row_major ? a.cols() : a.rows();
-    return a.innerStride() == 1 && a.outerStride() == inner ? a.data() : nullptr;
-  } else {
-    (void)a;
-    (void)row_major;
-    return nullptr;
-  }
-}
-
 /// How the elements of a dense object lie when walked in the given storage order: in runs of
 /// `length` contiguous elements, `stride` apart (a contiguous array is one run; a Block of a
-/// larger array or a Map with an outer stride, one run per row or column). data is null where
-/// they do not: an inner stride, the other storage order, an expression.
+/// larger array or a Map with an outer stride, one run per row or column; a vector with a
+/// stride, runs of one). data is null where they do not: an inner stride, the other storage
+/// order, an expression.
 template <class S>
 struct Runs {
   S* data = nullptr;
@@ -289,15 +271,28 @@ struct Runs {
 template <class D>
 Runs<const typename D::Scalar> runs_of(const D& a, bool row_major) {
   if constexpr ((int(Eigen::internal::traits<D>::Flags) & Eigen::DirectAccessBit) != 0) {
-    if (a.size() == 0 || a.innerStride() != 1) return {};
-    if (a.rows() == 1 || a.cols() == 1) return {a.data(), a.size(), a.size()};
-    if (bool(D::IsRowMajor) != row_major) return {};
+    if (a.size() == 0) return {};
+    if (a.rows() == 1 || a.cols() == 1) {
+      // A vector's step is its row or column stride: a Block of one column of a row-major
+      // array has an inner stride of 1 and its elements an outer stride apart.
+      const Eigen::Index step = a.cols() == 1 ? a.rowStride() : a.colStride();
+      if (step == 1 || a.size() == 1) return {a.data(), a.size(), a.size()};
+      return {a.data(), 1, step};
+    }
+    if (a.innerStride() != 1 || bool(D::IsRowMajor) != row_major) return {};
     return {a.data(), row_major ? a.cols() : a.rows(), a.outerStride()};
   } else {
     (void)a;
     (void)row_major;
     return {};
   }
+}
+
+/// A dense object whose coefficients are one contiguous array in the given storage order.
+template <class D>
+const typename D::Scalar* flat_data(const D& a, bool row_major) {
+  const auto r = runs_of(a, row_major);
+  return r.length == a.size() || r.stride == r.length ? r.data : nullptr;
 }
 
 /// to[0, m) = from[0, m), in packets: runs are a row of a few dozen elements, where a call to
@@ -506,15 +501,44 @@ void fill_weights(const Labels<L, W>& labels, Eigen::Index cols, Eigen::Index a,
   });
 }
 
+/// The labels path's row-major x and G: rows of `cols` elements, x_pitch and g_pitch apart
+/// (cols for contiguous arrays; more for a Block of a larger array). A piece of contiguous
+/// arrays is passed to the kernel in place; of anything else it is gathered into stack buffers,
+/// a row's part at a time, and G scattered back: the same pieces, so the same bits.
+template <class S>
+struct RowPitch {
+  const S* x;
+  S* g;
+  Eigen::Index cols, x_pitch, g_pitch;
+
+  /// f(x, g) on elements [a, a + m) (m ≤ piece_elements) in row-major order.
+  template <class F>
+  void piece(Eigen::Index a, Eigen::Index m, F&& f) const {
+    if (x_pitch == cols && g_pitch == cols) {
+      f(x + a, g + a);
+      return;
+    }
+    alignas(64) S xb[piece_elements], gb[piece_elements];
+    copy_from_runs(Runs<const S>{x, cols, x_pitch}, a, m, xb);
+    f(static_cast<const S*>(xb), static_cast<S*>(gb));
+    copy_to_runs(Runs<const S>{g, cols, g_pitch}, a, m, gb);
+  }
+
+  void zero_row(Eigen::Index row) const {
+    std::fill(g + row * g_pitch, g + row * g_pitch + cols, S(0));
+  }
+};
+
 /// The labels path over rows [begin_row, end_row) where ignored rows are few: each run of rows
 /// between them is one contiguous stretch of x and G, cut into pieces; ignored rows get a zero
 /// gradient. The chunk's labelled rows are listed once, in order, and each piece sets and
 /// resets only the 1s that fall in it (visiting every row of every piece twice, with two
 /// divisions to find them, measured 4–5% slower with 80 classes).
 template <class S, class Span, class L, class W>
-EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Labels<L, W>& labels,
-                                      S* gp, Eigen::Index cols, Eigen::Index begin_row,
+EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const RowPitch<S>& xg,
+                                      const Labels<L, W>& labels, Eigen::Index begin_row,
                                       Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
+  const Eigen::Index cols = xg.cols;
   constexpr bool weighted = Labels<L, W>::weighted;
   using Piece = LabelPiece<S, weighted>;
   Piece piece;
@@ -533,7 +557,7 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
   Eigen::Index next = 0;  // the first labelled row whose 1 is not in a piece already done
   for (Eigen::Index i = begin_row; i < end_row;) {
     if (labels[i] == ignore) {
-      std::fill(gp + i * cols, gp + (i + 1) * cols, S(0));
+      xg.zero_row(i);
       ++i;
       continue;
     }
@@ -544,7 +568,9 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
       Eigen::Index stop = next;
       for (; stop < labelled && hot(stop) < a + m; ++stop) piece.y[hot(stop) - a] = S(1);
       if constexpr (weighted) fill_weights(labels, cols, a, m, piece.w);
-      span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, nullptr, gp + a, m, acc);
+      xg.piece(a, m, [&](const S* xs, S* gs) {
+        span(span_kind<Piece::weights>{}, xs, piece.y, piece.w, nullptr, gs, m, acc);
+      });
       for (; next < stop; ++next) piece.y[hot(next) - a] = S(0);
     }
     i = run_end;
@@ -559,9 +585,10 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const S* xp, const Label
 /// rows that are not background need and puts it back after the kernel (measured 4% faster
 /// with 20 classes than refilling both whole for every piece, the same with 4).
 template <class S, class Span, class L, class W>
-EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels<L, W>& labels,
-                                     S* gp, Eigen::Index cols, Eigen::Index begin_row,
+EIGEN_DONT_INLINE void labels_masked(const Span& span, const RowPitch<S>& xg,
+                                     const Labels<L, W>& labels, Eigen::Index begin_row,
                                      Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
+  const Eigen::Index cols = xg.cols;
   constexpr bool weighted = Labels<L, W>::weighted;
   using Piece = LabelPiece<S, weighted>;
   using C = label_lane<typename L::Scalar>;
@@ -605,12 +632,13 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const S* xp, const Labels
       mark(S(1));
       if constexpr (weighted) fill_weights(labels, cols, a, m, piece.w);
     }
-    if (dropped != 0) {
-      span(span_kind<Piece::weights, true>{}, xp + a, piece.y, piece.w, piece.keep, gp + a, m,
-           acc);
-    } else {
-      span(span_kind<Piece::weights>{}, xp + a, piece.y, piece.w, nullptr, gp + a, m, acc);
-    }
+    xg.piece(a, m, [&](const S* xs, S* gs) {
+      if (dropped != 0) {
+        span(span_kind<Piece::weights, true>{}, xs, piece.y, piece.w, piece.keep, gs, m, acc);
+      } else {
+        span(span_kind<Piece::weights>{}, xs, piece.y, piece.w, nullptr, gs, m, acc);
+      }
+    });
     if (cols != 1) mark(S(0));
   }
 }
@@ -622,9 +650,16 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
   using P = simd::packet_t<S>;
   const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
   const bool row_major = bool(DX::IsRowMajor) || cols == 1;
-  const S* xp = row_major ? flat_data(x, true) : nullptr;
-  S* gp = row_major ? const_cast<S*>(flat_data(g, true)) : nullptr;
-  if (xp != nullptr && gp != nullptr && cols > 0) {
+  // Rows in runs (contiguous, or a Block's rows): their pitch; else the gather below.
+  const auto pitch = [&](const auto& r) {
+    return r.data == nullptr ? Eigen::Index(-1)
+                             : r.length == size ? cols : r.length == cols ? r.stride : -1;
+  };
+  const auto xr = runs_of(x, true);
+  const auto gr = runs_of(g, true);
+  const Eigen::Index x_pitch = row_major ? pitch(xr) : -1, g_pitch = row_major ? pitch(gr) : -1;
+  if (x_pitch >= 0 && g_pitch >= 0 && cols > 0) {
+    const RowPitch<S> xg{xr.data, const_cast<S*>(gr.data), cols, x_pitch, g_pitch};
     // In place, in pieces of up to piece_elements elements, so that the kernel sees whole
     // blocks of packets whatever the number of classes: each chunk of rows skips its ignored
     // rows where the runs between them are long, and masks them where they are short.
@@ -647,9 +682,9 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
         long_runs = kept * cols >= short_run * runs;
       }
       if (long_runs) {
-        labels_in_runs<S>(span, xp, labels, gp, cols, begin_row, end_row, acc);
+        labels_in_runs<S>(span, xg, labels, begin_row, end_row, acc);
       } else {
-        labels_masked<S>(span, xp, labels, gp, cols, begin_row, end_row, acc);
+        labels_masked<S>(span, xg, labels, begin_row, end_row, acc);
       }
       return acc.take();
     });
