@@ -259,9 +259,9 @@ struct ScalarSpans {
 
 /// How the elements of a dense object lie when walked in the given storage order: in runs of
 /// `length` contiguous elements, `stride` apart (a contiguous array is one run; a Block of a
-/// larger array or a Map with an outer stride, one run per row or column; a vector with a
-/// stride, runs of one). data is null where they do not: an inner stride, the other storage
-/// order, an expression.
+/// larger array or a Map with an outer stride, one run per row or column). data is null where
+/// they do not: an inner stride (a vector with a stride included), the other storage order, an
+/// expression.
 template <class S>
 struct Runs {
   S* data = nullptr;
@@ -277,7 +277,7 @@ Runs<const typename D::Scalar> runs_of(const D& a, bool row_major) {
       // array has an inner stride of 1 and its elements an outer stride apart.
       const Eigen::Index step = a.cols() == 1 ? a.rowStride() : a.colStride();
       if (step == 1 || a.size() == 1) return {a.data(), a.size(), a.size()};
-      return {a.data(), 1, step};
+      return {};  // runs of one element: the element-by-element gather is faster
     }
     if (a.innerStride() != 1 || bool(D::IsRowMajor) != row_major) return {};
     return {a.data(), row_major ? a.cols() : a.rows(), a.outerStride()};
