@@ -307,24 +307,28 @@ EIGEN_ALWAYS_INLINE void copy_short(const S* from, Eigen::Index m, S* to) {
   for (; k < m; ++k) to[k] = from[k];
 }
 
-/// Elements [b, b + n) of runs, in order, copied out of them (to out) or into them (from in).
-template <class S>
-void copy_from_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, S* out) {
+/// f(p, k, m) for elements [b, b + n) of runs, in order, a run's part at a time: the m
+/// elements from p are positions [k, k + m) of the n.
+template <class S, class F>
+void for_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, F&& f) {
   Eigen::Index outer = b / r.length, inner = b % r.length;
   for (Eigen::Index k = 0; k < n; ++outer, inner = 0) {
     const Eigen::Index m = std::min(n - k, r.length - inner);
-    copy_short(r.data + outer * r.stride + inner, m, out + k);
+    f(r.data + outer * r.stride + inner, k, m);
     k += m;
   }
 }
+
+/// Elements [b, b + n) of runs, in order, copied out of them (to out) or into them (from in).
+template <class S>
+void copy_from_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, S* out) {
+  for_runs(r, b, n, [&](const S* p, Eigen::Index k, Eigen::Index m) { copy_short(p, m, out + k); });
+}
 template <class S>
 void copy_to_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, const S* in) {
-  Eigen::Index outer = b / r.length, inner = b % r.length;
-  for (Eigen::Index k = 0; k < n; ++outer, inner = 0) {
-    const Eigen::Index m = std::min(n - k, r.length - inner);
-    copy_short(in + k, m, const_cast<S*>(r.data) + outer * r.stride + inner);  // G's runs
-    k += m;
-  }
+  for_runs(r, b, n, [&](const S* p, Eigen::Index k, Eigen::Index m) {
+    copy_short(in + k, m, const_cast<S*>(p));  // G's runs
+  });
 }
 
 /// Walks (i, j) in row- or column-major order from a linear index.
@@ -370,6 +374,15 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
   const auto xr = runs_of(x, row_major);
   const auto yr = runs_of(y, row_major);
   const auto gr = runs_of(g, row_major);
+  const auto gather = [&](const auto& runs, const auto& ev, Eigen::Index b, Eigen::Index n,
+                          S* out) {
+    if (runs.data != nullptr) {
+      copy_from_runs(runs, b, n, out);
+    } else {
+      Cursor in(b, rows, cols, row_major);
+      for (Eigen::Index k = 0; k < n; ++k, in.next()) out[k] = ev.coeff(in.i, in.j);
+    }
+  };
   return run_chunks(chunks, threads, [&](Eigen::Index c) {
     Eigen::internal::evaluator<DG> eg(g);
     PacketSum<P> acc;
@@ -377,18 +390,8 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
     const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
     for (Eigen::Index b = c * chunk_elements; b < end; b += block_elements) {
       const Eigen::Index n = std::min(block_elements, end - b);
-      if (xr.data != nullptr) {
-        copy_from_runs(xr, b, n, xb);
-      } else {
-        Cursor in(b, rows, cols, row_major);
-        for (Eigen::Index k = 0; k < n; ++k, in.next()) xb[k] = ex.coeff(in.i, in.j);
-      }
-      if (yr.data != nullptr) {
-        copy_from_runs(yr, b, n, yb);
-      } else {
-        Cursor in(b, rows, cols, row_major);
-        for (Eigen::Index k = 0; k < n; ++k, in.next()) yb[k] = ey.coeff(in.i, in.j);
-      }
+      gather(xr, ex, b, n, xb);
+      gather(yr, ey, b, n, yb);
       span(span_kind<Weights::none>{}, xb, yb, nullptr, nullptr, gb, n, acc);
       if (gr.data != nullptr) {
         copy_to_runs(gr, b, n, gb);
