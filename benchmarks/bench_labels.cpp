@@ -11,6 +11,8 @@
 // dense_build_onehot the same, building Y from the labels each step (what users write)
 // labels_block:      labels, with the logits and G the Blocks of row-major arrays with one more
 //                    column in front (a background column): gathered piece by piece
+// labels_colmajor:   labels, with the logits and G column-major (Eigen's default layout): run
+//                    a column at a time
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -118,10 +120,30 @@ void labels_block(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b.n * b.k);
 }
 
+// The batch's logits and a G in column-major arrays.
+struct ColumnBatch {
+  Eigen::ArrayXXf x, g;
+  explicit ColumnBatch(const Batch& b) : x(b.x), g(Eigen::ArrayXXf::Zero(b.n, b.k)) {}
+};
+
+void labels_colmajor(benchmark::State& state) {
+  Batch& b = batch(state.range(0));
+  static std::map<Eigen::Index, std::unique_ptr<ColumnBatch>> batches;
+  auto& c = batches[state.range(0)];
+  if (!c) c = std::make_unique<ColumnBatch>(b);
+  const focal::BalancedFocalLoss<float> loss;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(loss.value_and_gradient(c->x, focal::labels(b.labels), c->g, b.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
 }  // namespace
 
 BENCHMARK(labels)->Arg(80)->Arg(1)->Arg(4)->Arg(20)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(dense_onehot)->Arg(80)->Arg(1)->Arg(4)->Arg(20)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(dense_build_onehot)->Arg(80)->Unit(benchmark::kMillisecond);
 BENCHMARK(labels_block)->Arg(80)->Unit(benchmark::kMillisecond);
+BENCHMARK(labels_colmajor)->Arg(80)->Arg(4)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

@@ -130,14 +130,16 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
   // either over the runs of rows between ignored ones (long runs: shorter and longer than a
   // piece, pieces that end inside a row, rows longer than a piece with the class on either
   // side of the cut) or across ignored rows with a mask (short runs: few classes, or every
-  // other row ignored). Ignored rows hold NaN and infinite logits, which must not show.
+  // other row ignored). Column-major logits run in pieces within a column. Ignored rows hold
+  // NaN and infinite logits, which must not show.
   using S = TestType;
   const focal::BalancedFocalLoss<S> fl;
   struct Shape {
     Eigen::Index n, k;
   };
-  for (const Shape shape : {Shape{3000, 1}, Shape{900, 3}, Shape{1000, 20}, Shape{600, 40},
-                            Shape{300, 64}, Shape{250, 80}, Shape{6, 1500}, Shape{4, 2100}}) {
+  for (const Shape shape : {Shape{3000, 1}, Shape{900, 3}, Shape{2500, 5}, Shape{1000, 20},
+                            Shape{600, 40}, Shape{300, 64}, Shape{250, 80}, Shape{6, 1500},
+                            Shape{4, 2100}}) {
     const Eigen::Index n = shape.n, k = shape.k;
     INFO(n << " x " << k);
     Eigen::ArrayXi labels = random_labels(n, int(k), 21);
@@ -184,11 +186,33 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
       CHECK((g_wide.col(0) == S(-3)).all());
       CHECK((g_wide.col(k + 1) == S(-3)).all());
     }
+    // Column-major logits: a column at a time, in pieces within a column (2,500 rows: several
+    // pieces, across chunks; columns that end inside a chunk), in place; the same on a Block
+    // of a taller array (a row above and below), the rows around untouched.
+    const Logits<S> x_col = x;
+    check_against_dense(fl, x_col, labels, S(7));
+    {
+      Logits<S> tall = Logits<S>::Constant(n + 2, k, S(5));
+      Logits<S> g_tall = Logits<S>::Constant(n + 2, k, S(-3));
+      tall.middleRows(1, n) = x_col;
+      Logits<S> g_flat(n, k);
+      auto g_block = g_tall.middleRows(1, n);
+      const S total_block =
+          fl.value_and_gradient(tall.middleRows(1, n), focal::labels(labels), g_block, S(7));
+      CHECK(total_block == fl.value_and_gradient(x_col, focal::labels(labels), g_flat, S(7)));
+      CHECK((g_tall.middleRows(1, n) == g_flat).all());
+      CHECK((g_tall.row(0) == S(-3)).all());
+      CHECK((g_tall.row(n + 1) == S(-3)).all());
+    }
     // Anchor weights, one per row, per element inside a piece.
     Eigen::Array<S, Eigen::Dynamic, 1> w =
         Eigen::Array<S, Eigen::Dynamic, 1>::LinSpaced(n, S(0.5), S(3));
     Logits<S, Eigen::RowMajor> gw(n, k), g(n, k);
     const S total_w = fl.value_and_gradient(x, focal::labels(labels, w), gw, S(7));
+    Logits<S> gw_col(n, k);
+    const S total_w_col = fl.value_and_gradient(x_col, focal::labels(labels, w), gw_col, S(7));
+    CHECK((gw_col == gw).all());
+    CHECK(std::fabs(total_w_col - total_w) <= 4 * std::numeric_limits<S>::epsilon() * total_w);
     fl.value_and_gradient(x, focal::labels(labels), g, S(1));
     long double expected = 0;
     for (Eigen::Index i = 0; i < n; ++i) {

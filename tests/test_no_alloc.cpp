@@ -82,6 +82,8 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
   using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   RowMajor x = RowMajor::Random(n, k) * 6 - 4;
   RowMajor g(n, k);
+  const Eigen::ArrayXXf x_col = x;  // column-major: the labels path's column pieces
+  Eigen::ArrayXXf g_col(n, k);
   Eigen::ArrayXi labels = (Eigen::ArrayXf::Random(n) * 60).cast<int>();
   labels = labels.max(focal::ignore);  // classes 0..59, background, ignore
   Eigen::ArrayXi softmax_labels = labels.max(0);
@@ -104,6 +106,8 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
     CHECK_NOTHROW(total += fl.value_and_gradient(x, focal::labels(labels, weights), g));
     CHECK_NOTHROW(total += fl.value(x, focal::labels(labels)).sum());
     CHECK_NOTHROW(g = fl.gradient(x, focal::labels(labels)));
+    CHECK_NOTHROW(total += fl.value_and_gradient(x_col, focal::labels(labels), g_col, num_fg));
+    CHECK_NOTHROW(total += fl.value_and_gradient(x_col, focal::labels(labels, weights), g_col));
     CHECK_NOTHROW(total += fl.value_and_gradient(x3, focal::labels(labels3), g3, num_fg));
     CHECK_NOTHROW(total += fl.value_and_gradient(x3, focal::labels(labels3, weights), g3));
     CHECK_NOTHROW(total += sfl.value_and_gradient(x, focal::labels(softmax_labels), g, num_fg));

@@ -580,6 +580,26 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const RowPitch<S>& xg,
   }
 }
 
+/// A piece of one column: rows [first, first + m) of class `column`, whose targets, keep mask
+/// and anchor weights it fills, element by element in a loop the compiler vectorizes; returns
+/// how many of the rows are ignored.
+template <class S, bool Weighted, class L, class W>
+EIGEN_ALWAYS_INLINE int column_piece(const Labels<L, W>& labels, Eigen::Index column,
+                                     Eigen::Index first, Eigen::Index m,
+                                     LabelPiece<S, Weighted>& piece) {
+  using C = label_lane<typename L::Scalar>;
+  const C j = static_cast<C>(column);
+  int dropped = 0;  // 32 bits: the vectorized count needs no widening
+  for (Eigen::Index k = 0; k < m; ++k) {
+    const C label = static_cast<C>(labels.indices().coeff(first + k));
+    piece.y[k] = label == j ? S(1) : S(0);
+    piece.keep[k] = label == C(ignore) ? S(0) : S(1);
+    if constexpr (Weighted) piece.w[k] = labels.template weight<S>(first + k);
+    dropped += label == C(ignore);
+  }
+  return dropped;
+}
+
 /// The labels path over rows [begin_row, end_row) where runs of rows between ignored ones are
 /// short (few classes, or many ignored rows): a kernel call per run would leave mostly partial
 /// blocks (measured about 10× slower than the dense call with one class, 1.3× with 20), so
@@ -594,7 +614,6 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const RowPitch<S>& xg,
   const Eigen::Index cols = xg.cols;
   constexpr bool weighted = Labels<L, W>::weighted;
   using Piece = LabelPiece<S, weighted>;
-  using C = label_lane<typename L::Scalar>;
   Piece piece;
   const Eigen::Index end = end_row * cols;
   if (cols != 1) {
@@ -622,14 +641,8 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const RowPitch<S>& xg,
         }
       }
     };
-    if (cols == 1) {  // an element per row: a loop the compiler vectorizes
-      for (Eigen::Index j = 0; j < m; ++j) {
-        const C label = static_cast<C>(labels.indices().coeff(a + j));
-        piece.y[j] = label == 0 ? S(1) : S(0);
-        piece.keep[j] = label == ignore ? S(0) : S(1);
-        if constexpr (weighted) piece.w[j] = labels.template weight<S>(a + j);
-        dropped += label == ignore;
-      }
+    if (cols == 1) {  // an element per row
+      dropped = column_piece(labels, 0, a, m, piece);
     } else {
       listed = list_rows(labels, first, (a + m - 1) / cols, piece.rows, dropped);
       mark(S(1));
@@ -653,15 +666,43 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
   using P = simd::packet_t<S>;
   const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
   const bool row_major = bool(DX::IsRowMajor) || cols == 1;
-  // Rows in runs (contiguous, or a Block's rows): their pitch; else the gather below.
-  const auto pitch = [&](const auto& r) {
+  // Rows (columns) in runs, contiguous or a Block's: the distance between them; else -1, and
+  // the gather below.
+  const auto pitch = [&](const auto& r, Eigen::Index extent) {
     return r.data == nullptr ? Eigen::Index(-1)
-                             : r.length == size ? cols : r.length == cols ? r.stride : -1;
+                             : r.length == size ? extent : r.length == extent ? r.stride : -1;
   };
-  const auto xr = runs_of(x, true);
-  const auto gr = runs_of(g, true);
-  const Eigen::Index x_pitch = row_major ? pitch(xr) : -1, g_pitch = row_major ? pitch(gr) : -1;
-  if (x_pitch >= 0 && g_pitch >= 0 && cols > 0) {
+  const auto xr = runs_of(x, row_major);
+  const auto gr = runs_of(g, row_major);
+  const Eigen::Index extent = row_major ? cols : rows;
+  const Eigen::Index x_pitch = pitch(xr, extent), g_pitch = pitch(gr, extent);
+  if (!row_major && x_pitch >= 0 && g_pitch >= 0) {
+    // Column-major: a column is contiguous, and its targets are the rows labelled with its
+    // class. Chunks in storage order; pieces within a column, passed in place, with targets,
+    // keep mask and weights built for them (column_piece).
+    const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
+    return run_chunks(chunks, threads, [&](Eigen::Index c) {
+      using Piece = LabelPiece<S, Labels<L, W>::weighted>;
+      Piece piece;
+      PacketSum<P> acc;
+      const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
+      for (Eigen::Index a = c * chunk_elements; a < end;) {
+        const Eigen::Index column = a / rows, first = a % rows;
+        const Eigen::Index m = std::min({piece_elements, end - a, rows - first});
+        const int dropped = column_piece(labels, column, first, m, piece);
+        const S* xs = xr.data + column * x_pitch + first;
+        S* gs = const_cast<S*>(gr.data) + column * g_pitch + first;
+        if (dropped != 0) {
+          span(span_kind<Piece::weights, true>{}, xs, piece.y, piece.w, piece.keep, gs, m, acc);
+        } else {
+          span(span_kind<Piece::weights>{}, xs, piece.y, piece.w, nullptr, gs, m, acc);
+        }
+        a += m;
+      }
+      return acc.take();
+    });
+  }
+  if (row_major && x_pitch >= 0 && g_pitch >= 0 && cols > 0) {
     const RowPitch<S> xg{xr.data, const_cast<S*>(gr.data), cols, x_pitch, g_pitch};
     // In place, in pieces of up to piece_elements elements, so that the kernel sees whole
     // blocks of packets whatever the number of classes: each chunk of rows skips its ignored
