@@ -9,10 +9,11 @@
 // lane order into a compensated double, and the chunk totals are added in chunk order: the
 // total is within a few ulps of the exact sum (3 roundings per block at worst, far less in
 // practice), and bitwise the same whether one thread or many computed the chunks. Contiguous
-// data are read and written in place; anything else (strided Maps, blocks, expressions,
-// column-major labels) is gathered block by block into stack buffers that stay in L1: a run of
-// contiguous elements at a time where the dense path's operands lie in runs (a Block's rows or
-// columns), element by element otherwise.
+// data are read and written in place (with labels, row by row or column by column, as the
+// logits lie); anything else (strided Maps, blocks, expressions) is gathered block by block
+// into stack buffers that stay in L1: a run of contiguous elements at a time where the
+// operands lie in runs (a Block's rows or columns; with labels, a Block's columns are read in
+// place), element by element otherwise.
 
 #include <algorithm>
 #include <cmath>
