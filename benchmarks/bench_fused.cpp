@@ -12,6 +12,8 @@
 //                    against the scalar formulas that builds without AVX-512 run, 10^6 and 4M
 //   fused_block      the fused call on a Block: the 4M logits as a row-major array of 81
 //                    columns without its first (runs of 80 contiguous elements), per element
+//   fused_expr       the fused call on an expression of the logits (x * 1, the same values):
+//                    read through Eigen's evaluator, a packet at a time, 4M
 //   kernel_block     the packet kernel alone (detail API) over 1024 logits that stay in L1:
 //                    the arithmetic without memory traffic, validation or summation, and the
 //                    least noisy measure of a change to the kernel (repeats agree to ~0.5%)
@@ -233,6 +235,17 @@ void kernel_block(benchmark::State& state) {
 }
 
 template <class S>
+void fused_expr(benchmark::State& state) {
+  Data<S>& d = data<S>(state.range(0));
+  const auto& l = loss(S());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(l.value_and_gradient(d.x * S(1), d.y, d.g, d.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+template <class S>
 void fused_block(benchmark::State& state) {
   // The same logits and targets as a row-major rows x 81 array, and the call on its Block
   // without the first column (a detector's background column): gathered through stack buffers
@@ -341,6 +354,7 @@ BENCHMARK_TEMPLATE(naive, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(stream, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(kernel_block, float)->Arg(1024)->UseRealTime();
 BENCHMARK_TEMPLATE(fused_block, float)->Arg(4'194'304)->UseRealTime();
+BENCHMARK_TEMPLATE(fused_expr, float)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_TEMPLATE(probabilities_fused, float)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_TEMPLATE(probabilities_scalar, float)->Arg(1'000'000)->Arg(4'194'304)->UseRealTime();
 BENCHMARK_TEMPLATE(fused, double)->Apply(sizes);

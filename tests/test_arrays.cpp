@@ -172,6 +172,45 @@ TEMPLATE_TEST_CASE("Blocks of larger arrays give the contiguous call's bits", "[
   CHECK((g1.rightCols(75) == S(99)).all());
 }
 
+TEMPLATE_TEST_CASE("expression inputs give the evaluated arrays' bits", "[arrays]", float,
+                   double) {
+  // Expressions that Eigen evaluates in packets are read a packet at a time in their storage
+  // order (tails element by element); in the other order (mixed layouts), or without packet
+  // access (a unaryExpr with a lambda), element by element. Every route gives the bits of the
+  // same call on the evaluated arrays: 300 x 81 crosses gather blocks and chunks and ends in a
+  // partial packet; the vector of 1,001 too.
+  using S = TestType;
+  using RowMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  const focal::BalancedFocalLoss<S> fl;
+  const RowMajor x = random_logits<S>(300, 81, 13), y = random_targets<S>(300, 81, 14);
+  const ColMajor x_col = x, y_col = y;
+  const RowMajor xe = x * S(0.5);
+  RowMajor ge(300, 81);
+  const S expected = fl.value_and_gradient(xe, y, ge, S(7));
+  const auto same = [&](const auto& xs, const auto& ys, const char* what) {
+    INFO(what);
+    RowMajor g = RowMajor::Constant(300, 81, S(99));
+    CHECK(fl.value_and_gradient(xs, ys, g, S(7)) == expected);
+    CHECK((g == ge).all());
+  };
+  same(x * S(0.5), y, "x an expression");
+  same(x * S(0.5), y * S(1), "x and y expressions");
+  same(x * S(0.5), y_col * S(1), "y an expression in the other order");
+  same(x.unaryExpr([](S v) { return v * S(0.5); }), y, "x without packet access");
+  ColMajor gc(300, 81);
+  const S expected_col = fl.value_and_gradient((x_col * S(0.5)).eval(), y_col, gc, S(7));
+  ColMajor g_col = ColMajor::Constant(300, 81, S(99));
+  CHECK(fl.value_and_gradient(x_col * S(0.5), y_col, g_col, S(7)) == expected_col);
+  CHECK((g_col == gc).all());
+  const Eigen::Index n = 1001;
+  const Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>> xv(x.data(), n), yv(y.data(), n);
+  Eigen::Array<S, Eigen::Dynamic, 1> gv(n), gv_expr(n);
+  const S expected_v = fl.value_and_gradient((xv * S(0.5)).eval(), yv, gv, S(3));
+  CHECK(fl.value_and_gradient(xv * S(0.5), yv * S(1), gv_expr, S(3)) == expected_v);
+  CHECK((gv_expr == gv).all());
+}
+
 TEST_CASE("Matrix arguments and mixed Matrix and Array arguments work", "[arrays]") {
   const focal::BalancedCrossEntropy<float> ce(0.6f);
   const Eigen::MatrixXf x = random_logits<float>(9, 4, 7).matrix();

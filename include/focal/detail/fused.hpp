@@ -375,14 +375,33 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
   const auto xr = runs_of(x, row_major);
   const auto yr = runs_of(y, row_major);
   const auto gr = runs_of(g, row_major);
-  const auto gather = [&](const auto& runs, const auto& ev, Eigen::Index b, Eigen::Index n,
-                          S* out) {
+  // Linear order is storage order: the chunks' order where the object is a vector or lies in
+  // that order (x always does).
+  const bool vector = rows == 1 || cols == 1;
+  const bool y_linear = vector || bool(DY::IsRowMajor) == row_major;
+  const auto gather = [&](const auto& runs, const auto& ev, bool linear, Eigen::Index b,
+                          Eigen::Index n, S* out) {
+    using E = std::decay_t<decltype(ev)>;
+    constexpr int linear_packets = Eigen::PacketAccessBit | Eigen::LinearAccessBit;
     if (runs.data != nullptr) {
       copy_from_runs(runs, b, n, out);
-    } else {
-      Cursor in(b, rows, cols, row_major);
-      for (Eigen::Index k = 0; k < n; ++k, in.next()) out[k] = ev.coeff(in.i, in.j);
+      return;
     }
+    if constexpr ((int(E::Flags) & linear_packets) == linear_packets) {
+      // An expression Eigen evaluates in packets (x * s, a.cast<float>(), ...): a packet at a
+      // time, as Eigen's own assignment would (1.8x the contiguous call element by element).
+      if (linear) {
+        constexpr int L = simd::lanes<P>;
+        Eigen::Index k = 0;
+        for (; k + L <= n; k += L) {
+          Eigen::internal::pstoreu(out + k, ev.template packet<Eigen::Unaligned, P>(b + k));
+        }
+        for (; k < n; ++k) out[k] = ev.coeff(b + k);
+        return;
+      }
+    }
+    Cursor in(b, rows, cols, row_major);
+    for (Eigen::Index k = 0; k < n; ++k, in.next()) out[k] = ev.coeff(in.i, in.j);
   };
   return run_chunks(chunks, threads, [&](Eigen::Index c) {
     Eigen::internal::evaluator<DG> eg(g);
@@ -391,9 +410,12 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
     const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
     for (Eigen::Index b = c * chunk_elements; b < end; b += block_elements) {
       const Eigen::Index n = std::min(block_elements, end - b);
-      gather(xr, ex, b, n, xb);
-      gather(yr, ey, b, n, yb);
-      span(span_kind<Weights::none>{}, xb, yb, nullptr, nullptr, gb, n, acc);
+      // Operands that are contiguous after all (beside an expression, say) stay in place.
+      if (xp == nullptr) gather(xr, ex, true, b, n, xb);
+      if (yp == nullptr) gather(yr, ey, y_linear, b, n, yb);
+      span(span_kind<Weights::none>{}, xp != nullptr ? xp + b : xb, yp != nullptr ? yp + b : yb,
+           nullptr, nullptr, gp != nullptr ? gp + b : gb, n, acc);
+      if (gp != nullptr) continue;
       if (gr.data != nullptr) {
         copy_to_runs(gr, b, n, gb);
       } else {
