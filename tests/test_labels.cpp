@@ -207,6 +207,20 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
     // Anchor weights, one per row, per element inside a piece.
     Eigen::Array<S, Eigen::Dynamic, 1> w =
         Eigen::Array<S, Eigen::Dynamic, 1>::LinSpaced(n, S(0.5), S(3));
+    {  // Expressions of the logits (read a packet at a time, in pieces), in either layout,
+       // with and without weights: the arrays' bits.
+      Logits<S, Eigen::RowMajor> g_expr(n, k), g_plain(n, k);
+      CHECK(fl.value_and_gradient(x * S(1), focal::labels(labels), g_expr, S(7)) ==
+            fl.value_and_gradient(x, focal::labels(labels), g_plain, S(7)));
+      CHECK((g_expr == g_plain).all());
+      CHECK(fl.value_and_gradient(x * S(1), focal::labels(labels, w), g_expr, S(7)) ==
+            fl.value_and_gradient(x, focal::labels(labels, w), g_plain, S(7)));
+      CHECK((g_expr == g_plain).all());
+      Logits<S> g_expr_col(n, k), g_plain_col(n, k);
+      CHECK(fl.value_and_gradient(x_col * S(1), focal::labels(labels), g_expr_col, S(7)) ==
+            fl.value_and_gradient(x_col, focal::labels(labels), g_plain_col, S(7)));
+      CHECK((g_expr_col == g_plain_col).all());
+    }
     Logits<S, Eigen::RowMajor> gw(n, k), g(n, k);
     const S total_w = fl.value_and_gradient(x, focal::labels(labels, w), gw, S(7));
     Logits<S> gw_col(n, k);
@@ -227,6 +241,28 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
     CHECK(std::fabs(static_cast<long double>(total_w) - expected / 7) <=
           4 * std::numeric_limits<S>::epsilon() * expected / 7);
   }
+}
+
+TEST_CASE("the labels path reads a piece in place only where it lies in one run", "[labels]") {
+  // Runs of 10 elements 12 apart (a Block's rows), and runs that make one contiguous array.
+  std::vector<float> buffer(120);
+  const float* p = buffer.data();
+  const focal::detail::RunsReader<float> block{{p, 10, 12}};
+  CHECK(block.at(0, 10) == p);
+  CHECK(block.at(5, 5) == p + 5);
+  CHECK(block.at(5, 6) == nullptr);  // crosses into the next run
+  CHECK(block.at(9, 2) == nullptr);
+  CHECK(block.at(10, 10) == p + 12);
+  CHECK(block.at(23, 7) == p + 27);
+  CHECK(block.at(23, 8) == nullptr);
+  const focal::detail::RunsReader<float> flat{{p, 10, 10}};
+  CHECK(flat.at(5, 30) == p + 5);
+  for (int k = 0; k < 12; ++k) buffer[std::size_t(k)] = float(k);
+  buffer[12] = 100;
+  buffer[13] = 101;
+  float out[4];
+  block.read(8, 4, out);  // the rest of run 0, then the start of run 1
+  CHECK((out[0] == 8 && out[1] == 9 && out[2] == 100 && out[3] == 101));
 }
 
 TEST_CASE("labels work on row-major Maps over raw buffers with int64 labels", "[labels]") {

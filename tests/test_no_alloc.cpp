@@ -69,6 +69,7 @@ TEST_CASE("the fused call and the expressions allocate nothing", "[alloc]") {
     CHECK_NOTHROW(total += star.value_and_gradient(x.col(3), y.col(3), g.col(1)));
     CHECK_NOTHROW(total += fl.value_and_gradient(x, y, Eigen::Map<Eigen::ArrayXXf>(buf.data(), n, k)));
     CHECK_NOTHROW(total += fp.value_and_gradient(p, y, g));
+    CHECK_NOTHROW(total += fl.value_and_gradient(x * 0.5f, y, g));  // an expression, gathered
     CHECK_NOTHROW(total += fl.value(x, y).sum());
     CHECK_NOTHROW(g = fl.gradient(x, y) / 4.0f);
     count = guard.count();
@@ -108,6 +109,7 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
     CHECK_NOTHROW(g = fl.gradient(x, focal::labels(labels)));
     CHECK_NOTHROW(total += fl.value_and_gradient(x_col, focal::labels(labels), g_col, num_fg));
     CHECK_NOTHROW(total += fl.value_and_gradient(x_col, focal::labels(labels, weights), g_col));
+    CHECK_NOTHROW(total += fl.value_and_gradient(x * 0.5f, focal::labels(labels), g));
     CHECK_NOTHROW(total += fl.value_and_gradient(x3, focal::labels(labels3), g3, num_fg));
     CHECK_NOTHROW(total += fl.value_and_gradient(x3, focal::labels(labels3, weights), g3));
     CHECK_NOTHROW(total += sfl.value_and_gradient(x, focal::labels(softmax_labels), g, num_fg));

@@ -332,6 +332,26 @@ void copy_to_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, const 
   });
 }
 
+/// Whether Eigen can evaluate D's coefficients a packet at a time by linear index (in D's
+/// storage order): an expression over arrays (x * s, a.cast<float>(), ...).
+template <class D>
+constexpr bool linear_packets =
+    (int(Eigen::internal::evaluator<D>::Flags) & (Eigen::PacketAccessBit | Eigen::LinearAccessBit)) ==
+    (Eigen::PacketAccessBit | Eigen::LinearAccessBit);
+
+/// out[0, n) = coefficients [b, b + n) of ev by linear index, a packet at a time (the tail one
+/// by one), as Eigen's own assignment evaluates them.
+template <class S, class E>
+EIGEN_ALWAYS_INLINE void read_packets(const E& ev, Eigen::Index b, Eigen::Index n, S* out) {
+  using P = simd::packet_t<S>;
+  constexpr int L = simd::lanes<P>;
+  Eigen::Index k = 0;
+  for (; k + L <= n; k += L) {
+    Eigen::internal::pstoreu(out + k, ev.template packet<Eigen::Unaligned, P>(b + k));
+  }
+  for (; k < n; ++k) out[k] = ev.coeff(b + k);
+}
+
 /// Walks (i, j) in row- or column-major order from a linear index.
 struct Cursor {
   Eigen::Index i, j, rows, cols;
@@ -379,24 +399,17 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
   // that order (x always does).
   const bool vector = rows == 1 || cols == 1;
   const bool y_linear = vector || bool(DY::IsRowMajor) == row_major;
-  const auto gather = [&](const auto& runs, const auto& ev, bool linear, Eigen::Index b,
-                          Eigen::Index n, S* out) {
-    using E = std::decay_t<decltype(ev)>;
-    constexpr int linear_packets = Eigen::PacketAccessBit | Eigen::LinearAccessBit;
+  const auto gather = [&](const auto& a, const auto& runs, const auto& ev, bool linear,
+                          Eigen::Index b, Eigen::Index n, S* out) {
     if (runs.data != nullptr) {
       copy_from_runs(runs, b, n, out);
       return;
     }
-    if constexpr ((int(E::Flags) & linear_packets) == linear_packets) {
-      // An expression Eigen evaluates in packets (x * s, a.cast<float>(), ...): a packet at a
-      // time, as Eigen's own assignment would (1.8x the contiguous call element by element).
+    if constexpr (linear_packets<std::decay_t<decltype(a)>>) {
+      // Expressions: a packet at a time (element by element they took 2.0× the contiguous
+      // call's time, 4M floats).
       if (linear) {
-        constexpr int L = simd::lanes<P>;
-        Eigen::Index k = 0;
-        for (; k + L <= n; k += L) {
-          Eigen::internal::pstoreu(out + k, ev.template packet<Eigen::Unaligned, P>(b + k));
-        }
-        for (; k < n; ++k) out[k] = ev.coeff(b + k);
+        read_packets(ev, b, n, out);
         return;
       }
     }
@@ -411,8 +424,8 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
     for (Eigen::Index b = c * chunk_elements; b < end; b += block_elements) {
       const Eigen::Index n = std::min(block_elements, end - b);
       // Operands that are contiguous after all (beside an expression, say) stay in place.
-      if (xp == nullptr) gather(xr, ex, true, b, n, xb);
-      if (yp == nullptr) gather(yr, ey, y_linear, b, n, yb);
+      if (xp == nullptr) gather(x, xr, ex, true, b, n, xb);
+      if (yp == nullptr) gather(y, yr, ey, y_linear, b, n, yb);
       span(span_kind<Weights::none>{}, xp != nullptr ? xp + b : xb, yp != nullptr ? yp + b : yb,
            nullptr, nullptr, gp != nullptr ? gp + b : gb, n, acc);
       if (gp != nullptr) continue;
@@ -527,31 +540,60 @@ void fill_weights(const Labels<L, W>& labels, Eigen::Index cols, Eigen::Index a,
   });
 }
 
-/// The labels path's row-major x and G: rows of `cols` elements, x_pitch and g_pitch apart
-/// (cols for contiguous arrays; more for a Block of a larger array). A piece of contiguous
-/// arrays is passed to the kernel in place; of anything else it is gathered into stack buffers,
-/// a row's part at a time, and G scattered back: the same pieces, so the same bits.
+/// Where the labels path reads its logits: runs of contiguous elements (a Block's rows or
+/// columns, one run for a contiguous array), in place where a piece lies in one run; or an
+/// expression, evaluated a packet at a time by linear index (its storage order).
 template <class S>
-struct RowPitch {
-  const S* x;
-  S* g;
-  Eigen::Index cols, x_pitch, g_pitch;
+struct RunsReader {
+  Runs<const S> runs;
 
-  /// f(x, g) on elements [a, a + m) (m ≤ piece_elements) in row-major order.
+  /// Elements [a, a + m) in place, or null where they are not contiguous.
+  const S* at(Eigen::Index a, Eigen::Index m) const {
+    if (runs.stride == runs.length) return runs.data + a;
+    const Eigen::Index inner = a % runs.length;
+    return inner + m <= runs.length ? runs.data + (a / runs.length) * runs.stride + inner : nullptr;
+  }
+  void read(Eigen::Index a, Eigen::Index m, S* out) const { copy_from_runs(runs, a, m, out); }
+};
+
+template <class S, class E>
+struct PacketReader {
+  const E& ev;
+  const S* at(Eigen::Index, Eigen::Index) const { return nullptr; }
+  void read(Eigen::Index a, Eigen::Index m, S* out) const { read_packets(ev, a, m, out); }
+};
+
+/// The labels path's x (a reader above) and G (runs), in pieces of up to piece_elements
+/// elements in storage order: what lies in one run is passed to the kernel in place, anything
+/// else gathered into stack buffers, a run's part at a time, and G scattered back. The same
+/// pieces whatever the layout, so the same bits.
+template <class S, class XReader>
+struct PieceIO {
+  XReader x;
+  RunsReader<S> g;
+
+  /// f(x, g) on elements [a, a + m) (m ≤ piece_elements).
   template <class F>
   void piece(Eigen::Index a, Eigen::Index m, F&& f) const {
-    if (x_pitch == cols && g_pitch == cols) {
-      f(x + a, g + a);
-      return;
-    }
     alignas(64) S xb[piece_elements], gb[piece_elements];
-    copy_from_runs(Runs<const S>{x, cols, x_pitch}, a, m, xb);
-    f(static_cast<const S*>(xb), static_cast<S*>(gb));
-    copy_to_runs(Runs<const S>{g, cols, g_pitch}, a, m, gb);
+    const S* xs = x.at(a, m);
+    if (xs == nullptr) {
+      x.read(a, m, xb);
+      xs = xb;
+    }
+    S* gs = const_cast<S*>(g.at(a, m));  // G's runs
+    if (gs != nullptr) {
+      f(xs, gs);
+    } else {
+      f(xs, static_cast<S*>(gb));
+      copy_to_runs(g.runs, a, m, gb);
+    }
   }
 
+  /// Row `row` of G set to 0 (row-major: a run is a row).
   void zero_row(Eigen::Index row) const {
-    std::fill(g + row * g_pitch, g + row * g_pitch + cols, S(0));
+    S* p = const_cast<S*>(g.runs.data) + row * g.runs.stride;
+    std::fill(p, p + g.runs.length, S(0));
   }
 };
 
@@ -560,11 +602,10 @@ struct RowPitch {
 /// gradient. The chunk's labelled rows are listed once, in order, and each piece sets and
 /// resets only the 1s that fall in it (visiting every row of every piece twice, with two
 /// divisions to find them, measured 4–5% slower with 80 classes).
-template <class S, class Span, class L, class W>
-EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const RowPitch<S>& xg,
+template <class S, class Span, class IO, class L, class W>
+EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const IO& xg, Eigen::Index cols,
                                       const Labels<L, W>& labels, Eigen::Index begin_row,
                                       Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
-  const Eigen::Index cols = xg.cols;
   constexpr bool weighted = Labels<L, W>::weighted;
   using Piece = LabelPiece<S, weighted>;
   Piece piece;
@@ -630,11 +671,10 @@ EIGEN_ALWAYS_INLINE int column_piece(const Labels<L, W>& labels, Eigen::Index co
 /// exactly 0, whatever x). The targets start all 0 and the mask all 1; a piece sets what its
 /// rows that are not background need and puts it back after the kernel (measured 4% faster
 /// with 20 classes than refilling both whole for every piece, the same with 4).
-template <class S, class Span, class L, class W>
-EIGEN_DONT_INLINE void labels_masked(const Span& span, const RowPitch<S>& xg,
+template <class S, class Span, class IO, class L, class W>
+EIGEN_DONT_INLINE void labels_masked(const Span& span, const IO& xg, Eigen::Index cols,
                                      const Labels<L, W>& labels, Eigen::Index begin_row,
                                      Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
-  const Eigen::Index cols = xg.cols;
   constexpr bool weighted = Labels<L, W>::weighted;
   using Piece = LabelPiece<S, weighted>;
   Piece piece;
@@ -699,35 +739,37 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
   const auto gr = runs_of(g, row_major);
   const Eigen::Index extent = row_major ? cols : rows;
   const Eigen::Index x_pitch = pitch(xr, extent), g_pitch = pitch(gr, extent);
-  if (!row_major && x_pitch >= 0 && g_pitch >= 0) {
-    // Column-major: a column is contiguous, and its targets are the rows labelled with its
-    // class. Chunks in storage order; pieces within a column, passed in place, with targets,
-    // keep mask and weights built for them (column_piece).
-    const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
-    return run_chunks(chunks, threads, [&](Eigen::Index c) {
-      using Piece = LabelPiece<S, Labels<L, W>::weighted>;
-      Piece piece;
-      PacketSum<P> acc;
-      const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
-      for (Eigen::Index a = c * chunk_elements; a < end;) {
-        const Eigen::Index column = a / rows, first = a % rows;
-        const Eigen::Index m = std::min({piece_elements, end - a, rows - first});
-        const int dropped = column_piece(labels, column, first, m, piece);
-        const S* xs = xr.data + column * x_pitch + first;
-        S* gs = const_cast<S*>(gr.data) + column * g_pitch + first;
-        if (dropped != 0) {
-          span(span_kind<Piece::weights, true>{}, xs, piece.y, piece.w, piece.keep, gs, m, acc);
-        } else {
-          span(span_kind<Piece::weights>{}, xs, piece.y, piece.w, nullptr, gs, m, acc);
+  const auto passes = [&](const auto& reader) {
+    const PieceIO<S, std::decay_t<decltype(reader)>> xg{
+        reader, RunsReader<S>{Runs<const S>{gr.data, extent, g_pitch}}};
+    if (!row_major) {
+      // Column-major: a column is contiguous, and its targets are the rows labelled with its
+      // class. Chunks in storage order; pieces within a column, with targets, keep mask and
+      // weights built for them (column_piece).
+      const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
+      return run_chunks(chunks, threads, [&](Eigen::Index c) {
+        using Piece = LabelPiece<S, Labels<L, W>::weighted>;
+        Piece piece;
+        PacketSum<P> acc;
+        const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
+        for (Eigen::Index a = c * chunk_elements; a < end;) {
+          const Eigen::Index column = a / rows, first = a % rows;
+          const Eigen::Index m = std::min({piece_elements, end - a, rows - first});
+          const int dropped = column_piece(labels, column, first, m, piece);
+          xg.piece(a, m, [&](const S* xs, S* gs) {
+            if (dropped != 0) {
+              span(span_kind<Piece::weights, true>{}, xs, piece.y, piece.w, piece.keep, gs, m,
+                   acc);
+            } else {
+              span(span_kind<Piece::weights>{}, xs, piece.y, piece.w, nullptr, gs, m, acc);
+            }
+          });
+          a += m;
         }
-        a += m;
-      }
-      return acc.take();
-    });
-  }
-  if (row_major && x_pitch >= 0 && g_pitch >= 0 && cols > 0) {
-    const RowPitch<S> xg{xr.data, const_cast<S*>(gr.data), cols, x_pitch, g_pitch};
-    // In place, in pieces of up to piece_elements elements, so that the kernel sees whole
+        return acc.take();
+      });
+    }
+    // Row-major, in pieces of up to piece_elements elements, so that the kernel sees whole
     // blocks of packets whatever the number of classes: each chunk of rows skips its ignored
     // rows where the runs between them are long, and masks them where they are short.
     const Eigen::Index rows_per_chunk = std::max<Eigen::Index>(1, chunk_elements / cols);
@@ -749,16 +791,23 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
         long_runs = kept * cols >= short_run * runs;
       }
       if (long_runs) {
-        labels_in_runs<S>(span, xg, labels, begin_row, end_row, acc);
+        labels_in_runs<S>(span, xg, cols, labels, begin_row, end_row, acc);
       } else {
-        labels_masked<S>(span, xg, labels, begin_row, end_row, acc);
+        labels_masked<S>(span, xg, cols, labels, begin_row, end_row, acc);
       }
       return acc.take();
     });
+  };
+  const Eigen::internal::evaluator<DX> ex(x);
+  if (g_pitch >= 0 && size > 0) {
+    // x in runs, or an expression Eigen evaluates in packets (its linear order is its storage
+    // order, which is the order walked here): element by element, an expression took 2.9× the
+    // time of the same call on an array (80 classes).
+    if (x_pitch >= 0) return passes(RunsReader<S>{Runs<const S>{xr.data, extent, x_pitch}});
+    if constexpr (linear_packets<DX>) return passes(PacketReader<S, decltype(ex)>{ex});
   }
   // Gather, in the logits' storage order; ignored elements enter as x = 0 with weight 0,
   // which gives exactly 0 loss and 0 gradient (whatever the logit was, NaN included).
-  const Eigen::internal::evaluator<DX> ex(x);
   const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
   return run_chunks(chunks, threads, [&](Eigen::Index c) {
     Eigen::internal::evaluator<DG> eg(g);
