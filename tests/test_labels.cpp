@@ -207,8 +207,8 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
     // Anchor weights, one per row, per element inside a piece.
     Eigen::Array<S, Eigen::Dynamic, 1> w =
         Eigen::Array<S, Eigen::Dynamic, 1>::LinSpaced(n, S(0.5), S(3));
-    {  // Expressions of the logits (read a packet at a time, in pieces), in either layout,
-       // with and without weights: the arrays' bits.
+    {  // Expressions of the logits (read a packet at a time where Eigen can, in pieces), in
+       // either layout, with and without weights: the arrays' bits.
       Logits<S, Eigen::RowMajor> g_expr(n, k), g_plain(n, k);
       CHECK(fl.value_and_gradient(x * S(1), focal::labels(labels), g_expr, S(7)) ==
             fl.value_and_gradient(x, focal::labels(labels), g_plain, S(7)));
@@ -218,6 +218,16 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
       CHECK((g_expr == g_plain).all());
       Logits<S> g_expr_col(n, k), g_plain_col(n, k);
       CHECK(fl.value_and_gradient(x_col * S(1), focal::labels(labels), g_expr_col, S(7)) ==
+            fl.value_and_gradient(x_col, focal::labels(labels), g_plain_col, S(7)));
+      CHECK((g_expr_col == g_plain_col).all());
+      // Without packet access (and in the scalar build, where nothing has it): element by
+      // element, in the same pieces.
+      const auto same = [](S v) { return v; };
+      CHECK(fl.value_and_gradient(x.unaryExpr(same), focal::labels(labels, w), g_expr, S(7)) ==
+            fl.value_and_gradient(x, focal::labels(labels, w), g_plain, S(7)));
+      CHECK((g_expr == g_plain).all());
+      CHECK(fl.value_and_gradient(x_col.unaryExpr(same), focal::labels(labels), g_expr_col,
+                                  S(7)) ==
             fl.value_and_gradient(x_col, focal::labels(labels), g_plain_col, S(7)));
       CHECK((g_expr_col == g_plain_col).all());
     }

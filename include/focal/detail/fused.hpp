@@ -541,8 +541,9 @@ void fill_weights(const Labels<L, W>& labels, Eigen::Index cols, Eigen::Index a,
 }
 
 /// Where the labels path reads its logits: runs of contiguous elements (a Block's rows or
-/// columns, one run for a contiguous array), in place where a piece lies in one run; or an
-/// expression, evaluated a packet at a time by linear index (its storage order).
+/// columns, one run for a contiguous array), in place where a piece lies in one run; an
+/// expression, evaluated a packet at a time by linear index (its storage order); or element
+/// by element. Whichever, the same pieces, so the same bits.
 template <class S>
 struct RunsReader {
   Runs<const S> runs;
@@ -561,6 +562,19 @@ struct PacketReader {
   const E& ev;
   const S* at(Eigen::Index, Eigen::Index) const { return nullptr; }
   void read(Eigen::Index a, Eigen::Index m, S* out) const { read_packets(ev, a, m, out); }
+};
+
+/// Anything else (an expression without packet access, a strided Map), element by element.
+template <class S, class E>
+struct CoeffReader {
+  const E& ev;
+  Eigen::Index rows, cols;
+  bool row_major;
+  const S* at(Eigen::Index, Eigen::Index) const { return nullptr; }
+  void read(Eigen::Index a, Eigen::Index m, S* out) const {
+    Cursor in(a, rows, cols, row_major);
+    for (Eigen::Index k = 0; k < m; ++k, in.next()) out[k] = ev.coeff(in.i, in.j);
+  }
 };
 
 /// The labels path's x (a reader above) and G (runs), in pieces of up to piece_elements
@@ -800,14 +814,19 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
   };
   const Eigen::internal::evaluator<DX> ex(x);
   if (g_pitch >= 0 && size > 0) {
-    // x in runs, or an expression Eigen evaluates in packets (its linear order is its storage
-    // order, which is the order walked here): element by element, an expression took 2.9× the
-    // time of the same call on an array (80 classes).
+    // x in runs; an expression Eigen evaluates in packets (its linear order is its storage
+    // order, which is the order walked here: through the gather below, an expression took
+    // 2.9× the time of the same call on an array, 80 classes); anything else.
     if (x_pitch >= 0) return passes(RunsReader<S>{Runs<const S>{xr.data, extent, x_pitch}});
-    if constexpr (linear_packets<DX>) return passes(PacketReader<S, decltype(ex)>{ex});
+    if constexpr (linear_packets<DX>) {
+      return passes(PacketReader<S, decltype(ex)>{ex});
+    } else {
+      return passes(CoeffReader<S, decltype(ex)>{ex, rows, cols, row_major});
+    }
   }
-  // Gather, in the logits' storage order; ignored elements enter as x = 0 with weight 0,
-  // which gives exactly 0 loss and 0 gradient (whatever the logit was, NaN included).
+  // G in neither layout's runs (an inner stride, the other storage order): gathered in the
+  // logits' storage order; ignored elements enter as x = 0 with weight 0, which gives exactly
+  // 0 loss and 0 gradient (whatever the logit was, NaN included).
   const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
   return run_chunks(chunks, threads, [&](Eigen::Index c) {
     Eigen::internal::evaluator<DG> eg(g);
