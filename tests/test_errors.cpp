@@ -164,10 +164,15 @@ TEMPLATE_TEST_CASE("the vectorized checks agree with the rules at every position
         Array x = Array::Zero(n), y = Array::Zero(n), g = Array::Constant(n, S(sentinel));
         for (Eigen::Index i = 0; i < n; i += 3) y[i] = S(1);
         y[pos] = v;
+        // As arrays and as expressions (scanned a packet at a time by linear index).
         if (v == S(0) || v == S(1)) {
           CHECK_NOTHROW(logits.value_and_gradient(x, y, g));
+          CHECK_NOTHROW(logits.value_and_gradient(x, y * S(1), g));
         } else {
+          g.setConstant(S(sentinel));
           CHECK_THAT(message_of([&] { logits.value_and_gradient(x, y, g); }),
+                     Contains("targets" + where));
+          CHECK_THAT(message_of([&] { logits.value_and_gradient(x, y * S(1), g); }),
                      Contains("targets" + where));
           CHECK((g == S(sentinel)).all());
         }
@@ -178,12 +183,15 @@ TEMPLATE_TEST_CASE("the vectorized checks agree with the rules at every position
         if (v < S(0) || v > S(1)) {
           CHECK_THAT(message_of([&] { probs.value_and_gradient(p, y, g); }),
                      Contains("probabilities" + where));
+          CHECK_THAT(message_of([&] { probs.value_and_gradient(p * S(1), y, g); }),
+                     Contains("probabilities" + where));
           CHECK((g == S(sentinel)).all());
           Eigen::Array<int, Eigen::Dynamic, 1> labels = Eigen::Array<int, Eigen::Dynamic, 1>::Zero(n);
           CHECK_THAT(message_of([&] { probs.value_and_gradient(p, focal::labels(labels), g); }),
                      Contains("probabilities" + where));
         } else {  // in [0, 1], or NaN, which propagates
           CHECK_NOTHROW(probs.value_and_gradient(p, y, g));
+          CHECK_NOTHROW(probs.value_and_gradient(p * S(1), y, g));
         }
       }
     }

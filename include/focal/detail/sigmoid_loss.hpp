@@ -82,20 +82,53 @@ bool scan_runs(const Scalar* data, Eigen::Index runs, Eigen::Index length, Eigen
   return all;
 }
 
-/// Targets all 0 or 1 (in runs, as scan_runs)? Vectorized, one verdict for all runs; false
+/// Walks the n coefficients of an expression Eigen evaluates in packets (linear_packets) by
+/// linear index, as scan_runs walks a run: on_packet for the whole packets, the rest on_element.
+template <class Scalar, class E, class OnPacket, class OnElement>
+bool scan_linear(const E& ev, Eigen::Index n, OnPacket&& on_packet, OnElement&& on_element) {
+  using P = simd::packet_t<Scalar>;
+  constexpr int L = simd::lanes<P>;
+  const Eigen::Index whole = n - n % L;
+  for (Eigen::Index i = 0; i < whole; i += L) {
+    on_packet(ev.template packet<Eigen::Unaligned, P>(i));
+  }
+  bool all = true;
+  for (Eigen::Index i = whole; i < n; ++i) all = all && on_element(Scalar(ev.coeff(i)));
+  return all;
+}
+
+/// scan(on_packet, on_element) over a's coefficients, in runs (scan_runs) or, for an
+/// expression Eigen evaluates in packets, by linear index (scan_linear); passes it to test,
+/// whose verdict it returns. False where a is neither (the caller's exact scan then decides).
+template <class D, class Test>
+bool vector_scan(const Eigen::DenseBase<D>& a, Test&& test) {
+  using Scalar = typename D::Scalar;
+  const auto r = runs_of(a.derived(), bool(D::IsRowMajor));
+  if (r.data != nullptr) {
+    return test([&](auto&& on_packet, auto&& on_element) {
+      return scan_runs(r.data, a.size() / r.length, r.length, r.stride, on_packet, on_element);
+    });
+  }
+  if constexpr (linear_packets<D>) {
+    const Eigen::internal::evaluator<D> ev(a.derived());
+    return test([&](auto&& on_packet, auto&& on_element) {
+      return scan_linear<Scalar>(ev, a.size(), on_packet, on_element);
+    });
+  }
+  return false;
+}
+
+/// Targets all 0 or 1? Vectorized over a scan (vector_scan), one verdict for all; false
 /// sends the caller to the exact scan, which finds and names the offender.
-template <class Scalar>
-bool targets_look_valid(const Scalar* y, Eigen::Index runs, Eigen::Index length,
-                        Eigen::Index stride) {
+template <class Scalar, class Scan>
+bool targets_look_valid(Scan&& scan) {
   using namespace Eigen::internal;
   using P = simd::packet_t<Scalar>;
   constexpr int L = simd::lanes<P>;
   const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
   P ok = pcmp_eq(zero, zero);
-  bool all = scan_runs(
-      y, runs, length, stride,
-      [&](const P& v) { ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one))); },
-      [](Scalar v) { return is_target(v); });
+  bool all = scan([&](const P& v) { ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one))); },
+                  [](Scalar v) { return is_target(v); });
   alignas(64) Scalar lanes[L];
   pstoreu(lanes, ok);
   for (int k = 0; k < L; ++k) all = all && !(lanes[k] == Scalar(0));  // a true lane is all ones
@@ -103,14 +136,12 @@ bool targets_look_valid(const Scalar* y, Eigen::Index runs, Eigen::Index length,
 }
 
 /// Probabilities all in [0, 1] or NaN (is_probability)? As targets_look_valid.
-template <class Scalar>
-bool probabilities_look_valid(const Scalar* p, Eigen::Index runs, Eigen::Index length,
-                              Eigen::Index stride) {
+template <class Scalar, class Scan>
+bool probabilities_look_valid(Scan&& scan) {
   using P = simd::packet_t<Scalar>;
   const P zero = Eigen::internal::pset1<P>(Scalar(0)), one = Eigen::internal::pset1<P>(Scalar(1));
   simd::mask_t<P> bad = simd::less(zero, zero);  // all false
-  const bool all = scan_runs(
-      p, runs, length, stride,
+  const bool all = scan(
       [&](const P& v) {
         bad = simd::mask_or(bad, simd::mask_or(simd::less(v, zero), simd::less(one, v)));
       },
@@ -118,26 +149,25 @@ bool probabilities_look_valid(const Scalar* p, Eigen::Index runs, Eigen::Index l
   return all && !simd::mask_any(bad);
 }
 
-/// look_valid(data, runs, length, stride) over the runs of contiguous elements of a (runs_of
-/// in its own storage order); false where a does not lie in runs.
-template <class D, class F>
-bool runs_look_valid(const Eigen::DenseBase<D>& a, F look_valid) {
-  const auto r = runs_of(a.derived(), bool(D::IsRowMajor));
-  return r.data != nullptr && look_valid(r.data, a.size() / r.length, r.length, r.stride);
-}
-
 /// check_targets, with the vectorized scan first where the targets lie in runs of contiguous
-/// elements (the exact scan, which names the offender, otherwise or on failure).
+/// elements or are an expression Eigen evaluates in packets (the exact scan, which names the
+/// offender, otherwise or on failure).
 template <class DY>
 void check_targets_fast(const Eigen::DenseBase<DY>& targets) {
-  if (!runs_look_valid(targets, &targets_look_valid<typename DY::Scalar>)) check_targets(targets);
+  using Scalar = typename DY::Scalar;
+  if (!vector_scan(targets, [](auto&& scan) { return targets_look_valid<Scalar>(scan); })) {
+    check_targets(targets);
+  }
 }
 
 /// check_inputs, the same way for probabilities.
 template <class Input, class DX>
 void check_inputs_fast(const Eigen::DenseBase<DX>& inputs) {
   if constexpr (std::is_same<Input, Probabilities>::value) {
-    if (runs_look_valid(inputs, &probabilities_look_valid<typename DX::Scalar>)) return;
+    using Scalar = typename DX::Scalar;
+    if (vector_scan(inputs, [](auto&& scan) { return probabilities_look_valid<Scalar>(scan); })) {
+      return;
+    }
   }
   check_inputs<Input>(inputs);
 }
