@@ -172,38 +172,31 @@ TEMPLATE_TEST_CASE("labels match the dense path for any number of classes and ru
       }
     }
     check_against_dense(fl, x, labels, S(7));
-    {  // The same on a Block of a wider array (a column on either side): gathered piece by
-       // piece, the same bits; the columns around it untouched.
-      using Wide = Logits<S, Eigen::RowMajor>;
-      Wide wide = Wide::Constant(n, k + 2, S(5)), g_wide = Wide::Constant(n, k + 2, S(-3));
-      wide.middleCols(1, k) = x;
-      Wide g_flat(n, k);
-      auto g_block = g_wide.middleCols(1, k);
-      const S total_block =
-          fl.value_and_gradient(wide.middleCols(1, k), focal::labels(labels), g_block, S(7));
-      CHECK(total_block == fl.value_and_gradient(x, focal::labels(labels), g_flat, S(7)));
-      CHECK((g_wide.middleCols(1, k) == g_flat).all());
-      CHECK((g_wide.col(0) == S(-3)).all());
-      CHECK((g_wide.col(k + 1) == S(-3)).all());
-    }
+    // The same on a Block of a larger array (`inner` of `big`, the rest of big 5 and of its G
+    // −3): the flat array's total and G bits, G's elements outside the Block untouched.
+    const auto same_on_block = [&](const auto& flat, auto big, auto inner) {
+      using A = decltype(big);
+      inner(big) = flat;
+      A g_big = A::Constant(big.rows(), big.cols(), S(-3));
+      A g_flat(n, k);
+      auto g_block = inner(g_big);
+      CHECK(fl.value_and_gradient(inner(big), focal::labels(labels), g_block, S(7)) ==
+            fl.value_and_gradient(flat, focal::labels(labels), g_flat, S(7)));
+      CHECK((inner(g_big) == g_flat).all());
+      inner(g_big).setConstant(S(-3));
+      CHECK((g_big == S(-3)).all());
+    };
+    // Rows of a wider array (a column on either side): gathered piece by piece.
+    using Wide = Logits<S, Eigen::RowMajor>;
+    same_on_block(x, Wide(Wide::Constant(n, k + 2, S(5))),
+                  [&](auto& a) { return a.middleCols(1, k); });
     // Column-major logits: a column at a time, in pieces within a column (2,500 rows: several
     // pieces, across chunks; columns that end inside a chunk), in place; the same on a Block
-    // of a taller array (a row above and below), the rows around untouched.
+    // of a taller array (a row above and below).
     const Logits<S> x_col = x;
     check_against_dense(fl, x_col, labels, S(7));
-    {
-      Logits<S> tall = Logits<S>::Constant(n + 2, k, S(5));
-      Logits<S> g_tall = Logits<S>::Constant(n + 2, k, S(-3));
-      tall.middleRows(1, n) = x_col;
-      Logits<S> g_flat(n, k);
-      auto g_block = g_tall.middleRows(1, n);
-      const S total_block =
-          fl.value_and_gradient(tall.middleRows(1, n), focal::labels(labels), g_block, S(7));
-      CHECK(total_block == fl.value_and_gradient(x_col, focal::labels(labels), g_flat, S(7)));
-      CHECK((g_tall.middleRows(1, n) == g_flat).all());
-      CHECK((g_tall.row(0) == S(-3)).all());
-      CHECK((g_tall.row(n + 1) == S(-3)).all());
-    }
+    same_on_block(x_col, Logits<S>(Logits<S>::Constant(n + 2, k, S(5))),
+                  [&](auto& a) { return a.middleRows(1, n); });
     // Anchor weights, one per row, per element inside a piece.
     Eigen::Array<S, Eigen::Dynamic, 1> w =
         Eigen::Array<S, Eigen::Dynamic, 1>::LinSpaced(n, S(0.5), S(3));
