@@ -133,7 +133,8 @@ void labels_colmajor(benchmark::State& state) {
   if (!c) c = std::make_unique<ColumnBatch>(b);
   const focal::BalancedFocalLoss<float> loss;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(loss.value_and_gradient(c->x, focal::labels(b.labels), c->g, b.num_fg));
+    benchmark::DoNotOptimize(
+        loss.value_and_gradient(c->x, focal::labels(b.labels), c->g, b.num_fg));
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * b.n * b.k);

@@ -12,8 +12,9 @@
 // data are read and written in place (with labels, row by row or column by column, as the
 // logits lie); anything else (strided Maps, blocks, expressions) is gathered block by block
 // into stack buffers that stay in L1: a run of contiguous elements at a time where the
-// operands lie in runs (a Block's rows or columns; with labels, a Block's columns are read in
-// place), element by element otherwise.
+// operands lie in runs (a Block's rows or columns; with labels, a piece within one run is
+// read in place), a packet at a time from expressions Eigen evaluates in packets, element by
+// element otherwise.
 
 #include <algorithm>
 #include <cmath>
@@ -336,8 +337,8 @@ void copy_to_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, const 
 /// storage order): an expression over arrays (x * s, a.cast<float>(), ...).
 template <class D>
 constexpr bool linear_packets =
-    (int(Eigen::internal::evaluator<D>::Flags) & (Eigen::PacketAccessBit | Eigen::LinearAccessBit)) ==
-    (Eigen::PacketAccessBit | Eigen::LinearAccessBit);
+    (int(Eigen::internal::evaluator<D>::Flags) & Eigen::PacketAccessBit) != 0 &&
+    (int(Eigen::internal::evaluator<D>::Flags) & Eigen::LinearAccessBit) != 0;
 
 /// out[0, n) = coefficients [b, b + n) of ev by linear index, a packet at a time (the tail one
 /// by one), as Eigen's own assignment evaluates them.
@@ -552,7 +553,8 @@ struct RunsReader {
   const S* at(Eigen::Index a, Eigen::Index m) const {
     if (runs.stride == runs.length) return runs.data + a;
     const Eigen::Index inner = a % runs.length;
-    return inner + m <= runs.length ? runs.data + (a / runs.length) * runs.stride + inner : nullptr;
+    if (inner + m > runs.length) return nullptr;
+    return runs.data + (a / runs.length) * runs.stride + inner;
   }
   void read(Eigen::Index a, Eigen::Index m, S* out) const { copy_from_runs(runs, a, m, out); }
 };
