@@ -340,17 +340,25 @@ constexpr bool linear_packets =
     (int(Eigen::internal::evaluator<D>::Flags) & Eigen::PacketAccessBit) != 0 &&
     (int(Eigen::internal::evaluator<D>::Flags) & Eigen::LinearAccessBit) != 0;
 
-/// out[0, n) = coefficients [b, b + n) of ev by linear index, a packet at a time (the tail one
-/// by one), as Eigen's own assignment evaluates them.
-template <class S, class E>
-EIGEN_ALWAYS_INLINE void read_packets(const E& ev, Eigen::Index b, Eigen::Index n, S* out) {
+/// Coefficients [b, b + n) of ev (linear_packets) by linear index, as Eigen's own assignment
+/// evaluates them: on_packet(k, v) for the whole packets, on_element(k, v) for the tail, k the
+/// position in [0, n).
+template <class S, class E, class OnPacket, class OnElement>
+EIGEN_ALWAYS_INLINE void walk_packets(const E& ev, Eigen::Index b, Eigen::Index n,
+                                      OnPacket&& on_packet, OnElement&& on_element) {
   using P = simd::packet_t<S>;
   constexpr int L = simd::lanes<P>;
   Eigen::Index k = 0;
-  for (; k + L <= n; k += L) {
-    Eigen::internal::pstoreu(out + k, ev.template packet<Eigen::Unaligned, P>(b + k));
-  }
-  for (; k < n; ++k) out[k] = ev.coeff(b + k);
+  for (; k + L <= n; k += L) on_packet(k, ev.template packet<Eigen::Unaligned, P>(b + k));
+  for (; k < n; ++k) on_element(k, S(ev.coeff(b + k)));
+}
+
+/// out[0, n) = coefficients [b, b + n) of ev, a packet at a time (walk_packets).
+template <class S, class E>
+EIGEN_ALWAYS_INLINE void read_packets(const E& ev, Eigen::Index b, Eigen::Index n, S* out) {
+  walk_packets<S>(
+      ev, b, n, [&](Eigen::Index k, const auto& v) { Eigen::internal::pstoreu(out + k, v); },
+      [&](Eigen::Index k, S v) { out[k] = v; });
 }
 
 /// Walks (i, j) in row- or column-major order from a linear index.
@@ -660,6 +668,20 @@ EIGEN_DONT_INLINE void labels_in_runs(const Span& span, const IO& xg, Eigen::Ind
   }
 }
 
+/// The kernel on a labels piece of m elements at x into g: masked where `dropped` of its rows
+/// are ignored (their keep lanes 0), plain otherwise.
+template <class Span, class S, bool Weighted>
+EIGEN_ALWAYS_INLINE void piece_span(const Span& span, const LabelPiece<S, Weighted>& piece,
+                                    int dropped, const S* x, S* g, Eigen::Index m,
+                                    PacketSum<simd::packet_t<S>>& acc) {
+  using Piece = LabelPiece<S, Weighted>;
+  if (dropped != 0) {
+    span(span_kind<Piece::weights, true>{}, x, piece.y, piece.w, piece.keep, g, m, acc);
+  } else {
+    span(span_kind<Piece::weights>{}, x, piece.y, piece.w, nullptr, g, m, acc);
+  }
+}
+
 /// A piece of one column: rows [first, first + m) of class `column`, whose targets, keep mask
 /// and anchor weights it fills, element by element in a loop the compiler vectorizes; returns
 /// how many of the rows are ignored.
@@ -727,13 +749,7 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const IO& xg, Eigen::Inde
       mark(S(1));
       if constexpr (weighted) fill_weights(labels, cols, a, m, piece.w);
     }
-    xg.piece(a, m, [&](const S* xs, S* gs) {
-      if (dropped != 0) {
-        span(span_kind<Piece::weights, true>{}, xs, piece.y, piece.w, piece.keep, gs, m, acc);
-      } else {
-        span(span_kind<Piece::weights>{}, xs, piece.y, piece.w, nullptr, gs, m, acc);
-      }
-    });
+    xg.piece(a, m, [&](const S* xs, S* gs) { piece_span(span, piece, dropped, xs, gs, m, acc); });
     if (cols != 1) mark(S(0));
   }
 }
@@ -772,14 +788,8 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
           const Eigen::Index column = a / rows, first = a % rows;
           const Eigen::Index m = std::min({piece_elements, end - a, rows - first});
           const int dropped = column_piece(labels, column, first, m, piece);
-          xg.piece(a, m, [&](const S* xs, S* gs) {
-            if (dropped != 0) {
-              span(span_kind<Piece::weights, true>{}, xs, piece.y, piece.w, piece.keep, gs, m,
-                   acc);
-            } else {
-              span(span_kind<Piece::weights>{}, xs, piece.y, piece.w, nullptr, gs, m, acc);
-            }
-          });
+          xg.piece(a, m,
+                   [&](const S* xs, S* gs) { piece_span(span, piece, dropped, xs, gs, m, acc); });
           a += m;
         }
         return acc.take();

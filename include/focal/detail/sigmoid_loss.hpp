@@ -86,14 +86,10 @@ bool scan_runs(const Scalar* data, Eigen::Index runs, Eigen::Index length, Eigen
 /// linear index, as scan_runs walks a run: on_packet for the whole packets, the rest on_element.
 template <class Scalar, class E, class OnPacket, class OnElement>
 bool scan_linear(const E& ev, Eigen::Index n, OnPacket&& on_packet, OnElement&& on_element) {
-  using P = simd::packet_t<Scalar>;
-  constexpr int L = simd::lanes<P>;
-  const Eigen::Index whole = n - n % L;
-  for (Eigen::Index i = 0; i < whole; i += L) {
-    on_packet(ev.template packet<Eigen::Unaligned, P>(i));
-  }
   bool all = true;
-  for (Eigen::Index i = whole; i < n; ++i) all = all && on_element(Scalar(ev.coeff(i)));
+  walk_packets<Scalar>(
+      ev, 0, n, [&](Eigen::Index, const auto& v) { on_packet(v); },
+      [&](Eigen::Index, Scalar v) { all = all && on_element(v); });
   return all;
 }
 
