@@ -13,8 +13,15 @@
 //                    column in front (a background column): gathered piece by piece
 // labels_colmajor:   labels, with the logits and G column-major (Eigen's default layout): run
 //                    a column at a time
+// softmax:           SoftmaxFocalLoss (γ = 2, α = 0.25) on the same logits, background anchors
+//                    labelled class 0: the packet row kernel (row-major rows)
+// softmax_colmajor:  the same, logits and G column-major: the scalar row kernel
+// softmax_naive:     the softmax focal loss and its gradient as users write them by hand:
+//                    float, libm, one exp per logit (math.md's gradient formula)
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <random>
@@ -140,6 +147,69 @@ void labels_colmajor(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b.n * b.k);
 }
 
+// Labels for the softmax: the background is class 0 of the K; ignored anchors stay ignored.
+const Eigen::ArrayXi& softmax_labels(const Batch& b) {
+  static std::map<Eigen::Index, Eigen::ArrayXi> cache;
+  Eigen::ArrayXi& l = cache[b.k];
+  if (l.size() != b.n) l = (b.labels == focal::background).select(0, b.labels);
+  return l;
+}
+
+void softmax(benchmark::State& state) {
+  Batch& b = batch(state.range(0));
+  const Eigen::ArrayXi& l = softmax_labels(b);
+  const focal::SoftmaxFocalLoss<float> loss(2.0f, 0.25f);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(loss.value_and_gradient(b.x, focal::labels(l), b.g, b.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
+void softmax_colmajor(benchmark::State& state) {
+  Batch& b = batch(state.range(0));
+  const Eigen::ArrayXi& l = softmax_labels(b);
+  static std::map<Eigen::Index, std::unique_ptr<ColumnBatch>> batches;
+  auto& c = batches[state.range(0)];
+  if (!c) c = std::make_unique<ColumnBatch>(b);
+  const focal::SoftmaxFocalLoss<float> loss(2.0f, 0.25f);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(loss.value_and_gradient(c->x, focal::labels(l), c->g, b.num_fg));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
+void softmax_naive(benchmark::State& state) {
+  Batch& b = batch(state.range(0));
+  const Eigen::ArrayXi& l = softmax_labels(b);
+  const float alpha = 0.25f, gamma = 2.0f;
+  for (auto _ : state) {
+    double total = 0;
+    for (Eigen::Index i = 0; i < b.n; ++i) {
+      const int t = l[i];
+      float* g = b.g.data() + i * b.k;
+      if (t == focal::ignore) {
+        std::fill(g, g + b.k, 0.0f);
+        continue;
+      }
+      const float* x = b.x.data() + i * b.k;
+      const float m = *std::max_element(x, x + b.k);
+      float sum = 0;
+      for (Eigen::Index j = 0; j < b.k; ++j) sum += g[j] = std::exp(x[j] - m);
+      const float log_pt = x[t] - m - std::log(sum), pt = std::exp(log_pt), q = 1 - pt;
+      const float qg = std::pow(q, gamma);
+      total += -alpha * qg * log_pt;
+      const float w = -alpha * qg * (1 + gamma * pt * (q > 0 ? -log_pt / q : 1.0f));
+      for (Eigen::Index j = 0; j < b.k; ++j) g[j] = -w * (g[j] / sum) / b.num_fg;
+      g[t] = w * q / b.num_fg;
+    }
+    benchmark::DoNotOptimize(total / b.num_fg);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
 }  // namespace
 
 BENCHMARK(labels)->Arg(80)->Arg(1)->Arg(4)->Arg(20)->Arg(1000)->Unit(benchmark::kMillisecond);
@@ -147,4 +217,7 @@ BENCHMARK(dense_onehot)->Arg(80)->Arg(1)->Arg(4)->Arg(20)->Arg(1000)->Unit(bench
 BENCHMARK(dense_build_onehot)->Arg(80)->Unit(benchmark::kMillisecond);
 BENCHMARK(labels_block)->Arg(80)->Unit(benchmark::kMillisecond);
 BENCHMARK(labels_colmajor)->Arg(80)->Arg(4)->Arg(1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(softmax)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(softmax_colmajor)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(softmax_naive)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

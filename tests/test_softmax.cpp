@@ -41,15 +41,24 @@ RowMajor<S> test_rows(int classes, Eigen::ArrayXi& labels, unsigned seed) {
   x.row(5) *= S(50);                                  // spread-out logits
   x(6, (labels[6] + 1) % classes) = -std::numeric_limits<S>::infinity();
   x(7, labels[7]) = S(1e30);                          // beyond any exp
+  // The maximum and the target in the last columns: on a row that is not a whole number of
+  // packets, the packet kernel's last packet overlaps the one before it (softmax_packet.hpp).
+  labels[8] = classes - 1;
+  x(8, classes - 1) = S(12);
+  labels[9] = std::max(classes - 2, 0);
+  x(9, std::max(classes - 2, 0)) = S(9);
+  x(9, classes - 1) = S(-40);
   return x;
 }
 
-// The errors of the library's row against the quad reference, in ulps of each entry.
-template <class S>
-void check_rows_against_reference(const focal::SoftmaxFocalLoss<S>& loss, const RowMajor<S>& x,
+// The errors of the library's row against the quad reference, in ulps of each entry. X is
+// row-major (rows of at least a packet of classes run the packet kernel where the build
+// vectorizes) or column-major (the scalar kernel).
+template <class S, class X>
+void check_rows_against_reference(const focal::SoftmaxFocalLoss<S>& loss, const X& x,
                                   const Eigen::ArrayXi& labels, double bound) {
   const int n = int(x.rows()), k = int(x.cols());
-  RowMajor<S> g(n, k);
+  X g(n, k);
   loss.value_and_gradient(x, focal::labels(labels), g);
   const Eigen::Array<S, Eigen::Dynamic, 1> v = loss.value(x, focal::labels(labels));
   std::vector<quad> xq(std::size_t(k), 0), gq(std::size_t(k), 0);
@@ -76,9 +85,11 @@ void check_rows_against_reference(const focal::SoftmaxFocalLoss<S>& loss, const 
     }
   }
   CHECK(g.isFinite().all());
-  std::printf("softmax %-6s gamma %-4g alpha %s: worst value %.2f ulp, worst gradient %.2f ulp\n",
-              support::type_name<S>(), double(loss.gamma()),
-              loss.class_alpha().size() ? "per-class" : "common", worst_value, worst_grad);
+  std::printf(
+      "softmax %-6s %-9s K %-4d gamma %-4g alpha %-9s: worst value %.2f ulp, worst gradient "
+      "%.2f ulp\n",
+      support::type_name<S>(), X::IsRowMajor ? "row-major" : "col-major", k, double(loss.gamma()),
+      loss.class_alpha().size() ? "per-class" : "common", worst_value, worst_grad);
 }
 
 }  // namespace
@@ -86,16 +97,82 @@ void check_rows_against_reference(const focal::SoftmaxFocalLoss<S>& loss, const 
 TEMPLATE_TEST_CASE("softmax focal loss matches a quad reference to a few ulp", "[softmax]", float,
                    double) {
   using S = TestType;
-  Eigen::ArrayXi labels;
-  const RowMajor<S> x = test_rows<S>(6, labels, 1);
-  Eigen::Array<S, Eigen::Dynamic, 1> class_alpha(6);
-  class_alpha << S(0.75), S(0.25), S(0.25), S(0.25), S(0.25), S(0.25);
-  for (const double gamma : {0.0, 0.5, 1.0, 2.0, 5.0}) {
-    // 4 + 2γ ulp: q^γ multiplies q's rounding by γ (softmax_kernel.hpp keeps the rest in double).
-    const double bound = 4 + 2 * std::ceil(gamma);
-    check_rows_against_reference(focal::SoftmaxFocalLoss<S>(S(gamma), S(0.25)), x, labels, bound);
-    check_rows_against_reference(focal::SoftmaxFocalLoss<S>(S(gamma), class_alpha), x, labels,
-                                 bound);
+  using Vector = Eigen::Array<S, Eigen::Dynamic, 1>;
+  // 6 classes: the scalar kernel; 16, 17, 33 and 81: whole packets and an overlapping last
+  // packet for every SIMD width (4, 8, 16 floats; 2, 4, 8 doubles); 1000 (γ = 0 only, the
+  // loss most sensitive to the row sum): sums of many terms per lane. Each on row-major logits
+  // (the packet kernel) and on the same logits column-major (the scalar kernel).
+  for (const int k : {6, 16, 17, 33, 81, 1000}) {
+    Eigen::ArrayXi labels;
+    const RowMajor<S> x = test_rows<S>(k, labels, unsigned(k));
+    const Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic> x_cols = x;
+    Vector class_alpha = Vector::Constant(k, S(0.25));
+    class_alpha[0] = S(0.75);
+    for (const double gamma : {0.0, 0.5, 1.0, 2.0, 5.0}) {
+      if (k == 1000 && gamma > 0) break;
+      // 4 + 2γ ulp: q^γ multiplies q's rounding by γ (the row's scalars are kept in double).
+      const double bound = 4 + 2 * std::ceil(gamma);
+      for (const auto& loss : {focal::SoftmaxFocalLoss<S>(S(gamma), S(0.25)),
+                               focal::SoftmaxFocalLoss<S>(S(gamma), class_alpha)}) {
+        check_rows_against_reference(loss, x, labels, bound);
+        check_rows_against_reference(loss, x_cols, labels, bound);
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("softmax packet rows: in place, on Blocks, with weights and a normalizer",
+                   "[softmax]", float, double) {
+  // The packet kernel (row-major rows) against the scalar kernel (the same logits column-major)
+  // within 16 ulp (each within the 4 + 2γ = 8 of the test above), with anchor weights and a
+  // normalizer; in place (grad = logits) to the bit; on a row-major Block (an outer stride) to
+  // the bit; and value() giving value_and_gradient's losses to the bit.
+  using S = TestType;
+  using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  using Vector = Eigen::Array<S, Eigen::Dynamic, 1>;
+  for (const int k : {16, 17, 33, 81}) {
+    Eigen::ArrayXi labels;
+    const RowMajor<S> x = test_rows<S>(k, labels, unsigned(100 + k));
+    labels[12] = focal::ignore;
+    const Vector w = Vector::LinSpaced(x.rows(), S(0.5), S(3));
+    const focal::SoftmaxFocalLoss<S> loss(S(2), S(0.25));
+    RowMajor<S> g(x.rows(), k);
+    const S total = loss.value_and_gradient(x, focal::labels(labels, w), g, S(7));
+    ColMajor gc(x.rows(), k);
+    const S total_cols = loss.value_and_gradient(ColMajor(x), focal::labels(labels, w), gc, S(7));
+    INFO("classes " << k);
+    CHECK_THAT(total, Catch::Matchers::WithinULP(total_cols, 2));
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      for (Eigen::Index j = 0; j < k; ++j) {
+        INFO("row " << i << " column " << j << ": " << g(i, j) << " vs " << gc(i, j));
+        CHECK((Catch::Matchers::WithinULP(gc(i, j), 16).match(g(i, j)) ||
+               std::fabs(g(i, j) - gc(i, j)) <= std::numeric_limits<S>::denorm_min() * 2));
+      }
+    }
+    CHECK(g.row(12).isZero(0));
+    RowMajor<S> inplace = x;
+    CHECK(loss.value_and_gradient(inplace, focal::labels(labels, w), inplace, S(7)) == total);
+    CHECK((inplace == g).all());
+    RowMajor<S> wide = RowMajor<S>::Constant(x.rows(), k + 3, S(5));
+    wide.middleCols(1, k) = x;
+    RowMajor<S> gwide = RowMajor<S>::Constant(x.rows(), k + 3, S(42));
+    auto gblock = gwide.middleCols(2, k);
+    CHECK(loss.value_and_gradient(wide.middleCols(1, k), focal::labels(labels, w), gblock, S(7)) ==
+          total);
+    CHECK((gwide.middleCols(2, k) == g).all());
+    CHECK((gwide.col(0) == S(42)).all());
+    CHECK((gwide.rightCols(1) == S(42)).all());
+    const Vector v = loss.value(x, focal::labels(labels, w));
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      const RowMajor<S> one_row = x.row(i);
+      Eigen::ArrayXi one_label(1);
+      one_label[0] = labels[i];
+      const Vector one_w = Vector::Constant(1, w[i]);
+      RowMajor<S> g1(1, k);
+      INFO("row " << i);
+      // value() and value_and_gradient run the same row kernel.
+      CHECK(loss.value_and_gradient(one_row, focal::labels(one_label, one_w), g1) == v[i]);
+    }
   }
 }
 
@@ -273,14 +350,39 @@ TEST_CASE("softmax bad input is rejected and grad is untouched", "[softmax][erro
                   std::invalid_argument);
 }
 
-TEST_CASE("a NaN logit makes its own row NaN only", "[softmax]") {
-  Eigen::ArrayXi labels;
-  RowMajor<double> x = test_rows<double>(4, labels, 15);
-  x(9, 2) = std::numeric_limits<double>::quiet_NaN();
-  RowMajor<double> g(x.rows(), x.cols());
-  const double total = focal::SoftmaxFocalLoss<double>().value_and_gradient(x, focal::labels(labels), g);
-  CHECK(std::isnan(total));
-  CHECK(g.row(9).isNaN().all());
-  CHECK(g.topRows(9).isFinite().all());
-  CHECK(g.bottomRows(x.rows() - 10).isFinite().all());
+TEMPLATE_TEST_CASE("a NaN logit makes its own row NaN only; +inf logits stay finite",
+                   "[softmax]", float, double) {
+  using S = TestType;
+  using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  for (const int k : {4, 17, 81}) {  // the scalar kernel, and the packet kernel's rows
+    Eigen::ArrayXi labels;
+    RowMajor<S> x = test_rows<S>(k, labels, 15);
+    x(9, 2) = std::numeric_limits<S>::quiet_NaN();
+    x(10, k - 1) = std::numeric_limits<S>::quiet_NaN();  // in the last packet only
+    RowMajor<S> g(x.rows(), x.cols());
+    const focal::SoftmaxFocalLoss<S> loss;
+    const S total = loss.value_and_gradient(x, focal::labels(labels), g);
+    INFO("classes " << k);
+    CHECK(std::isnan(total));
+    CHECK(g.row(9).isNaN().all());
+    CHECK(g.row(10).isNaN().all());
+    CHECK(g.topRows(9).isFinite().all());
+    CHECK(g.bottomRows(x.rows() - 11).isFinite().all());
+    // +∞ logits: the row's limit (p = 1 on the +∞ classes), as the scalar kernel computes it.
+    RowMajor<S> y = test_rows<S>(k, labels, 16);
+    y(11, (labels[11] + 1) % k) = std::numeric_limits<S>::infinity();  // p_t = 0: loss +∞
+    y(12, labels[12]) = std::numeric_limits<S>::infinity();
+    y(12, (labels[12] + 1) % k) = std::numeric_limits<S>::infinity();
+    RowMajor<S> gy(y.rows(), k);
+    ColMajor gc(y.rows(), k);
+    const S ty = loss.value_and_gradient(y, focal::labels(labels), gy);
+    const S tc = loss.value_and_gradient(ColMajor(y), focal::labels(labels), gc);
+    CHECK(ty == std::numeric_limits<S>::infinity());
+    CHECK(tc == ty);
+    CHECK(gy.isFinite().all());
+    for (const int i : {6, 11, 12}) {  // rows with a −∞ or +∞ logit: the scalar kernel's bits
+      INFO("row " << i);
+      CHECK((gy.row(i) == gc.row(i)).all());
+    }
+  }
 }

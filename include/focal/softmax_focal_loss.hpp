@@ -19,6 +19,7 @@
 #include "detail/checks.hpp"
 #include "detail/kernel.hpp"
 #include "detail/softmax_kernel.hpp"
+#include "detail/softmax_packet.hpp"
 #include "labels.hpp"
 
 namespace focal {
@@ -45,7 +46,11 @@ struct softmax_row_op {
 /// Gradient: ∂FL/∂x_c = w (δ_ct − p_c), w = −α_t q^γ (1 + γ p_t (−log p_t)/q), q = 1 − p_t
 /// computed as Σ_{c≠t} p_c. No (1 − p_t)^(γ−1) appears, so it is finite for every γ ≥ 0 on
 /// saturated rows, where Detectron, mmcv and NeoML give NaN for γ < 1. Each gradient row sums
-/// to 0. Stable log-sum-exp with exact differences x_c − max x; row sums in double.
+/// to 0. Stable log-sum-exp with exact differences x_c − max x; row sums compensated and
+/// reduced in double. Row-major logits and grad (rows contiguous, e.g. an N × K
+/// `Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>` or a Map over a
+/// framework's [N, K] tensor) run a row a SIMD packet at a time; other layouts and rows
+/// shorter than a packet an element at a time, to the same accuracy.
 ///
 /// α_t is one α for every class, or a per-class vector of K weights (Detectron's "background
 /// gets 1 − α" is class_alpha = (1 − α, α, …, α) with the background as a class; mmcv's
@@ -134,11 +139,19 @@ class SoftmaxFocalLoss {
         for (Eigen::Index j = 0; j < classes; ++j) eg.coeffRef(i, j) = Scalar(0);
         continue;
       }
-      total.add(detail::softmax_focal_row<true>(
-          [&](Eigen::Index j) { return ex.coeff(i, j); }, classes, static_cast<Eigen::Index>(t),
-          alpha_of(static_cast<Eigen::Index>(t)), gamma_, int_gamma_,
-          labels.template weight<Scalar>(i), normalizer,
-          [&](Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }));
+      const Eigen::Index ti = static_cast<Eigen::Index>(t);
+      const Scalar aw = labels.template weight<Scalar>(i);
+      const Scalar* xr = detail::row_start(logits.derived(), i);
+      Scalar* gr = detail::row_start(out, i);
+      double row = 0;
+      if (!detail::softmax_row_fast<true>(xr, classes, ti, alpha_of(ti), gamma_, int_gamma_, aw,
+                                          normalizer, gr, row)) {
+        row = detail::softmax_focal_row<true>(
+            [&](Eigen::Index j) { return ex.coeff(i, j); }, classes, ti, alpha_of(ti), gamma_,
+            int_gamma_, aw, normalizer,
+            [&](Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); });
+      }
+      total.add(row);
     }
     return static_cast<Scalar>(total.total() / static_cast<double>(normalizer));
   }
@@ -150,6 +163,13 @@ class SoftmaxFocalLoss {
     if (t == ignore) return Scalar(0);
     const Eigen::Index ti = static_cast<Eigen::Index>(t);
     Scalar unused = 0;
+    double row = 0;
+    const Scalar* xr = detail::row_start(logits, i);
+    if (detail::softmax_row_fast<false>(xr, logits.cols(), ti, alpha_of(ti), gamma_, int_gamma_,
+                                        labels.template weight<Scalar>(i), Scalar(1), &unused,
+                                        row)) {
+      return static_cast<Scalar>(row);
+    }
     return static_cast<Scalar>(detail::softmax_focal_row<false>(
         [&](Eigen::Index j) { return logits.coeff(i, j); }, logits.cols(), ti, alpha_of(ti),
         gamma_, int_gamma_, labels.template weight<Scalar>(i), Scalar(1),

@@ -32,6 +32,44 @@ inline Scalar exp_difference(Scalar v, Scalar m) noexcept {
   return std::isfinite(d_lo) ? e + e * d_lo : e;  // v = −∞ or m = +∞: e is already exact (0)
 }
 
+/// A row's scalars, in double, from its sums: R = Σ_{c≠a} s_c and Q = Σ_{c≠t} s_c of
+/// s_c = exp(x_c − m), the target's s_t, the maximum m and the target's logit x_t.
+struct SoftmaxRowTerms {
+  double loss;  // anchor_weight·α_t q^γ (−log p_t)
+  double w;     // −α_t q^γ (1 + γ p_t r)
+  double q;     // 1 − p_t
+  double sum;   // Σ s_c = 1 + R
+};
+
+template <class Scalar>
+inline SoftmaxRowTerms softmax_row_terms(double r, double q_sum, Scalar st, Scalar m, Scalar xt,
+                                         Scalar alpha_t, Scalar gamma, int int_gamma,
+                                         Scalar anchor_weight) {
+  SoftmaxRowTerms terms;
+  terms.sum = 1 + r;
+  const double gap = xt == m ? 0.0 : static_cast<double>(m) - static_cast<double>(xt);
+  const double nl = gap + std::log1p(r);  // −log p_t ≥ 0
+  terms.q = q_sum / terms.sum;            // 1 − p_t, from the non-target terms
+  const double pt = static_cast<double>(st) / terms.sum;
+  const double qg =
+      int_gamma >= 0 ? int_pow(terms.q, int_gamma) : std::pow(terms.q, double(gamma));
+  terms.loss = weight(double(anchor_weight), weight(double(alpha_t), qg * nl));
+  const double ratio = terms.q > 0 ? nl / terms.q : 1.0;  // r(q) → 1 as q → 0
+  const double pt_ratio = pt > 0 ? pt * ratio : 0.0;      // p_t·r → 0 as p_t → 0
+  terms.w = -double(alpha_t) * qg * (1 + double(gamma) * pt_ratio);
+  return terms;
+}
+
+/// ∂(anchor_weight·FL)/∂x_c / normalizer for a column with s_c = s (the target's if target).
+template <class Scalar>
+inline Scalar softmax_gradient(const SoftmaxRowTerms& terms, bool target, Scalar s,
+                               Scalar anchor_weight, Scalar normalizer) {
+  const double g = target ? terms.w * terms.q : -terms.w * (static_cast<double>(s) / terms.sum);
+  // (g·weight)/normalizer, not g·(weight/normalizer): the latter overflows for a tiny
+  // normalizer and turns zero gradients into 0·∞.
+  return static_cast<Scalar>(g * double(anchor_weight) / double(normalizer));
+}
+
 /// Loss of one row, weighted by anchor_weight; with Grad, also writes the row's gradient
 /// times anchor_weight / normalizer through grad(j) (a Scalar&). x(j) reads logit j.
 /// A NaN anywhere in the row makes the loss and the whole gradient row NaN: softmax couples
@@ -72,26 +110,16 @@ double softmax_focal_row(XAt x, Eigen::Index classes, Eigen::Index t, Scalar alp
     if (j == t) st = s;
     if constexpr (Grad) grad(j) = s;
   }
-  const double r = r_sum.total();
-  const double sum = 1 + r;
-  const double gap = xt == m ? 0.0 : static_cast<double>(m) - static_cast<double>(xt);
-  const double nl = gap + std::log1p(r);  // −log p_t ≥ 0
-  const double q = q_sum.total() / sum;   // 1 − p_t, from the non-target terms
-  const double pt = static_cast<double>(st) / sum;
-  const double qg = int_gamma >= 0 ? int_pow(q, int_gamma) : std::pow(q, double(gamma));
-  const double loss = weight(double(anchor_weight), weight(double(alpha_t), qg * nl));
+  const SoftmaxRowTerms terms = softmax_row_terms(r_sum.total(), q_sum.total(), st, m, xt,
+                                                  alpha_t, gamma, int_gamma, anchor_weight);
   if constexpr (Grad) {
-    const double ratio = q > 0 ? nl / q : 1.0;            // r(q) → 1 as q → 0
-    const double pt_ratio = pt > 0 ? pt * ratio : 0.0;    // p_t·r → 0 as p_t → 0
-    const double w = -double(alpha_t) * qg * (1 + double(gamma) * pt_ratio);
     for (Eigen::Index j = 0; j < classes; ++j) {
-      const double g = j == t ? w * q : -w * (static_cast<double>(grad(j)) / sum);
-      // (g·weight)/normalizer, not g·(weight/normalizer): the latter overflows for a tiny
-      // normalizer and turns zero gradients into 0·∞.
-      grad(j) = static_cast<Scalar>(g * double(anchor_weight) / double(normalizer));
+      grad(j) = softmax_gradient(terms, j == t, grad(j), anchor_weight, normalizer);
     }
+  } else {
+    (void)normalizer;
   }
-  return loss;
+  return terms.loss;
 }
 
 }  // namespace detail

@@ -1,0 +1,197 @@
+#ifndef FOCAL_DETAIL_SOFTMAX_PACKET_HPP
+#define FOCAL_DETAIL_SOFTMAX_PACKET_HPP
+
+// The softmax row kernel (softmax_kernel.hpp) on a row of contiguous logits, in SIMD packets:
+// the maximum; s_c = exp(x_c − m) with x_c − m carried exactly (TwoSum) through the packet exp
+// of packet_math.hpp; one sum of the s_c in per-lane TwoSum accumulators, reduced in double,
+// from which the row sums R and Q follow without cancellation; the row's scalars from
+// softmax_row_terms, shared with the scalar kernel; and the gradient −w·s_c/Σs·weight/normalizer
+// as one product per packet. Rows with a NaN or an infinite logit, rows shorter than a packet,
+// and gradient scales outside the normal range are left to the scalar kernel's formulas.
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "packet_math.hpp"
+#include "softmax_kernel.hpp"
+#include "stable.hpp"
+
+#include "disable_warnings.hpp"
+
+namespace focal {
+namespace detail {
+
+/// Per-lane TwoSum accumulation of positive terms, reduced in double at the end.
+template <class P>
+class LaneSum {
+ public:
+  LaneSum() : s_(Eigen::internal::pset1<P>(0)), c_(s_) {}
+  EIGEN_ALWAYS_INLINE void add(const P& v) {
+    P t, e;
+    simd::two_sum(s_, v, t, e);
+    s_ = t;
+    c_ = Eigen::internal::padd(c_, e);
+  }
+  double total() const {
+    using S = simd::scalar_of<P>;
+    constexpr int L = simd::lanes<P>;
+    alignas(64) S s[L], c[L];
+    Eigen::internal::pstore(s, s_);
+    Eigen::internal::pstore(c, c_);
+    if constexpr (std::is_same<S, float>::value) {
+      // Float lanes summed in double lose ~2^-53 per addition: far below float's ulp. The
+      // corrections are ~2^-24 of the sums: their float sum is more than accurate enough.
+      double part[4] = {0, 0, 0, 0};
+      for (int k = 0; k < L; ++k) part[k % 4] += double(s[k]);
+      return ((part[0] + part[1]) + (part[2] + part[3])) + double(Eigen::internal::predux(c_));
+    } else {
+      CompensatedSum sum;
+      for (int k = 0; k < L; ++k) {
+        sum.add(s[k]);
+        sum.add(c[k]);
+      }
+      return sum.total();
+    }
+  }
+
+ private:
+  P s_, c_;
+};
+
+/// softmax_focal_row on the `classes` contiguous logits at x, writing the gradient row to the
+/// contiguous grad (which may be x itself) when Grad. Returns false, having written nothing,
+/// for a row the scalar kernel must take: a logit that is NaN or infinite, or fewer classes
+/// than a packet holds.
+template <bool Grad, class Scalar>
+bool softmax_row_packets(const Scalar* x, Eigen::Index classes, Eigen::Index t, Scalar alpha_t,
+                         Scalar gamma, int int_gamma, Scalar anchor_weight, Scalar normalizer,
+                         Scalar* grad, double& loss) {
+  using namespace Eigen::internal;
+  using P = simd::packet_t<Scalar>;
+  constexpr int L = simd::lanes<P>;
+  if (classes < L) return false;
+  const Eigen::Index whole = classes - classes % L;
+  // The last elements, if classes is not a multiple of L, as the packet that ends the row:
+  // its first lanes repeat elements already counted and are masked out of the sums. Loaded
+  // now, before grad (which may be x) is written.
+  const Eigen::Index last_start = classes - L;
+  const P last = ploadu<P>(x + last_start);
+  // Pass 1: the maximum; v − v is NaN exactly where v is NaN or ±∞.
+  P top = last, finite = psub(last, last);
+  for (Eigen::Index j = 0; j < whole; j += L) {
+    const P v = ploadu<P>(x + j);
+    top = pmax(top, v);
+    finite = padd(finite, psub(v, v));
+  }
+  if (!std::isfinite(predux(finite))) return false;
+  const Scalar m = predux_max(top);
+  const Scalar xt = x[t];  // before grad, which may be x, is written
+  // Pass 2: s_c, parked in the gradient row, and one sum U over the classes that are neither
+  // the target nor a maximum (each maximum has s_c = 1 exactly). Then R = Σ_{c≠a} s_c for one
+  // maximum a and Q = Σ_{c≠t} s_c are U plus whole ties and s_t: sums of terms ≥ 0, with no
+  // search for a and nothing that cancels.
+  const P mp = pset1<P>(m), neg_m = pset1<P>(-m), one = pset1<P>(Scalar(1)), zero = pzero(one);
+  const P at_t = pset1<P>(Scalar(t));
+  LaneSum<P> u_sum;
+  P ties = zero, target = zero;  // target: s_t in its lane, 0 elsewhere (no branch on t)
+  // s of the packet of elements [j, j + L), counted in the sums where keep is 1.
+  const auto step = [&](const P& v, Eigen::Index j, const P& keep) {
+    P d, d_lo;
+    simd::two_sum(v, neg_m, d, d_lo);  // v − m = d + d_lo exactly
+    const P e = simd::exp_nonpositive(d);
+    // exp(d + d_lo) ≈ e + e·d_lo; 1 at the maximum itself (d = d_lo = 0 gives exp(0) = 1);
+    // 0 where v − m overflows to −∞ (d_lo is then NaN).
+    const P s = simd::select(simd::equal(e, zero), zero, pmadd(e, d_lo, e));
+    const auto top_lane = simd::equal(v, mp);
+    const auto target_lane = simd::equal(plset<P>(Scalar(j)), at_t);
+    ties = padd(ties, simd::select(top_lane, keep, zero));
+    u_sum.add(simd::select(simd::mask_or(top_lane, target_lane), zero, pmul(keep, s)));
+    target = simd::select(target_lane, s, target);  // the last packet may repeat it: same bits
+    return s;
+  };
+  for (Eigen::Index j = 0; j < whole; j += L) {
+    const P s = step(ploadu<P>(x + j), j, one);
+    if constexpr (Grad) pstoreu(grad + j, s);
+  }
+  if (whole < classes) {
+    const P fresh = simd::select(
+        simd::less_equal(pset1<P>(Scalar(whole)), plset<P>(Scalar(last_start))), one, zero);
+    const P s = step(last, last_start, fresh);
+    if constexpr (Grad) pstoreu(grad + last_start, s);  // the repeated lanes: the same bits
+  }
+  alignas(64) Scalar target_lanes[L];
+  pstore(target_lanes, target);
+  const Scalar st = target_lanes[t >= last_start ? t - last_start : t % L];
+  const double u = u_sum.total(), n_top = double(predux(ties));
+  const bool target_top = xt == m;
+  const double r = (target_top ? u : u + double(st)) + (n_top - 1);
+  const double q = u + (target_top ? n_top - 1 : n_top);
+  const SoftmaxRowTerms terms =
+      softmax_row_terms(r, q, st, m, xt, alpha_t, gamma, int_gamma, anchor_weight);
+  loss = terms.loss;
+  if constexpr (Grad) {
+    // −w·s/Σs·weight/normalizer as c·s; where c would overflow, or lose precision below the
+    // normal range, the scalar kernel's order of operations (softmax_gradient) instead.
+    const double c = -terms.w / terms.sum * double(anchor_weight) / double(normalizer);
+    const bool direct = c == 0 || (std::fabs(c) >= double(std::numeric_limits<Scalar>::min()) &&
+                                   std::fabs(c) <= double(std::numeric_limits<Scalar>::max()));
+    if (direct) {
+      const P cp = pset1<P>(Scalar(c));
+      Eigen::Index j = 0;
+      for (; j < whole; j += L) pstoreu(grad + j, pmul(cp, ploadu<P>(grad + j)));
+      for (; j < classes; ++j) grad[j] = Scalar(c) * grad[j];
+    } else {
+      for (Eigen::Index j = 0; j < classes; ++j) {
+        grad[j] = softmax_gradient(terms, false, grad[j], anchor_weight, normalizer);
+      }
+    }
+    grad[t] = softmax_gradient(terms, true, st, anchor_weight, normalizer);
+  } else {
+    (void)normalizer;
+    (void)grad;
+  }
+  return true;
+}
+
+/// softmax_row_packets where the build vectorizes Scalar; false (the scalar kernel) elsewhere.
+template <bool Grad, class Scalar>
+bool softmax_row_fast(const Scalar* x, Eigen::Index classes, Eigen::Index t, Scalar alpha_t,
+                      Scalar gamma, int int_gamma, Scalar anchor_weight, Scalar normalizer,
+                      Scalar* grad, double& loss) {
+  if constexpr (simd::vectorized<Scalar>) {
+    return x != nullptr && grad != nullptr &&
+           softmax_row_packets<Grad>(x, classes, t, alpha_t, gamma, int_gamma, anchor_weight,
+                                     normalizer, grad, loss);
+  } else {
+    (void)x, (void)classes, (void)t, (void)alpha_t, (void)gamma, (void)int_gamma;
+    (void)anchor_weight, (void)normalizer, (void)grad, (void)loss;
+    return false;
+  }
+}
+
+/// Row i of a at row_start(a, i): a row-major object with contiguous rows (inner stride 1),
+/// in a build where the packet kernel runs for its Scalar; nullptr for any other object.
+template <class D>
+auto row_start(D& a, Eigen::Index i) -> decltype(&a.coeffRef(0, 0)) {
+  using Scalar = typename std::remove_const<D>::type::Scalar;
+  constexpr int flags = int(Eigen::internal::traits<typename std::remove_const<D>::type>::Flags);
+  if constexpr (simd::vectorized<Scalar> && (flags & Eigen::DirectAccessBit) != 0 &&
+                (flags & Eigen::RowMajorBit) != 0) {
+    // Class indices go through the packets as Scalar: exact up to 2^digits.
+    constexpr double exact = double(1LL << std::numeric_limits<Scalar>::digits);
+    if (a.innerStride() == 1 && double(a.cols()) < exact) return a.data() + i * a.outerStride();
+  }
+  (void)a;
+  (void)i;
+  return nullptr;
+}
+
+}  // namespace detail
+}  // namespace focal
+
+#include "restore_warnings.hpp"
+
+#endif  // FOCAL_DETAIL_SOFTMAX_PACKET_HPP
