@@ -1,8 +1,11 @@
 // Built with -mavx512f -mfma and nothing more (no AVX512DQ, BW or VL): focal's AVX-512 code
 // must compile with AVX512F alone, as in builds that ask for no more than that. Where the CPU
 // has AVX512F it also runs: the fused passes (dense targets and labels with few and many
-// classes, float and double) against the per-element calls, bit for bit.
+// classes, float and double) against the per-element calls, bit for bit; the softmax packet
+// rows (row-major) against the scalar rows (the same logits column-major), to 16 ulp.
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 
 #include <focal/focal.hpp>
@@ -40,9 +43,37 @@ int check(Eigen::Index n, Eigen::Index k) {
   return failures;
 }
 
+template <class S>
+int check_softmax(Eigen::Index n, Eigen::Index k) {
+  using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  std::mt19937 gen(7);
+  std::normal_distribution<S> noise(S(0), S(3));
+  RowMajor<S> x(n, k), g(n, k);
+  Eigen::ArrayXi labels(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    labels[i] = int((i * 7) % k);
+    for (Eigen::Index j = 0; j < k; ++j) x(i, j) = noise(gen);
+  }
+  const focal::SoftmaxFocalLoss<S> loss(S(2), S(0.25));
+  ColMajor gc(n, k);
+  const S total = loss.value_and_gradient(x, focal::labels(labels), g, S(3));
+  const S total_cols = loss.value_and_gradient(ColMajor(x), focal::labels(labels), gc, S(3));
+  const S eps = std::numeric_limits<S>::epsilon();
+  int failures = !(std::fabs(total - total_cols) <= 16 * eps * std::fabs(total_cols));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < k; ++j) {
+      failures += !(std::fabs(g(i, j) - gc(i, j)) <=
+                    16 * eps * std::fabs(gc(i, j)) + 2 * std::numeric_limits<S>::denorm_min());
+    }
+  }
+  return failures;
+}
+
 __attribute__((noinline)) int run() {
   return check<float>(3000, 1) + check<float>(900, 3) + check<float>(300, 80) +
-         check<double>(900, 3) + check<double>(300, 80);
+         check<double>(900, 3) + check<double>(300, 80) + check_softmax<float>(200, 81) +
+         check_softmax<float>(200, 17) + check_softmax<double>(200, 81) +
+         check_softmax<double>(200, 13);
 }
 
 }  // namespace
