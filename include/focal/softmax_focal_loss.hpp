@@ -5,6 +5,7 @@
 /// Softmax focal loss over the K classes of each row (Detectron's SoftmaxFocalLoss), with
 /// class-index labels.
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -133,25 +134,42 @@ class SoftmaxFocalLoss {
     Eigen::internal::evaluator<DG> eg(out);
     const Eigen::Index classes = logits.cols();
     detail::CompensatedSum total;
-    for (Eigen::Index i = 0; i < logits.rows(); ++i) {
-      const long long t = labels[i];
-      if (t == ignore) {
-        for (Eigen::Index j = 0; j < classes; ++j) eg.coeffRef(i, j) = Scalar(0);
-        continue;
+    // Rows a few at a time: the packet passes of each, then their scalars (a chain of
+    // dependent double operations and a log1p per row) and gradients, so that the rows'
+    // chains overlap. Totals are added in row order.
+    constexpr int batch = 4;
+    for (Eigen::Index i0 = 0; i0 < logits.rows(); i0 += batch) {
+      const int b = int(std::min<Eigen::Index>(batch, logits.rows() - i0));
+      detail::RowSums<Scalar> sums[batch];
+      bool fast[batch] = {};
+      for (int k = 0; k < b; ++k) {
+        const Eigen::Index i = i0 + k;
+        const long long t = labels[i];
+        fast[k] = t != ignore && detail::softmax_row_sums_fast<true>(
+                                     detail::row_start(logits.derived(), i), classes,
+                                     static_cast<Eigen::Index>(t), detail::row_start(out, i),
+                                     sums[k]);
       }
-      const Eigen::Index ti = static_cast<Eigen::Index>(t);
-      const Scalar aw = labels.template weight<Scalar>(i);
-      const Scalar* xr = detail::row_start(logits.derived(), i);
-      Scalar* gr = detail::row_start(out, i);
-      double row = 0;
-      if (!detail::softmax_row_fast<true>(xr, classes, ti, alpha_of(ti), gamma_, int_gamma_, aw,
-                                          normalizer, gr, row)) {
-        row = detail::softmax_focal_row<true>(
-            [&](Eigen::Index j) { return ex.coeff(i, j); }, classes, ti, alpha_of(ti), gamma_,
-            int_gamma_, aw, normalizer,
-            [&](Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); });
+      for (int k = 0; k < b; ++k) {
+        const Eigen::Index i = i0 + k;
+        const long long t = labels[i];
+        if (t == ignore) {
+          for (Eigen::Index j = 0; j < classes; ++j) eg.coeffRef(i, j) = Scalar(0);
+          continue;
+        }
+        const Eigen::Index ti = static_cast<Eigen::Index>(t);
+        const Scalar aw = labels.template weight<Scalar>(i);
+        if (fast[k]) {
+          total.add(detail::softmax_row_finish_fast<true>(sums[k], classes, ti, alpha_of(ti),
+                                                          gamma_, int_gamma_, aw, normalizer,
+                                                          detail::row_start(out, i)));
+        } else {
+          total.add(detail::softmax_focal_row<true>(
+              [&](Eigen::Index j) { return ex.coeff(i, j); }, classes, ti, alpha_of(ti), gamma_,
+              int_gamma_, aw, normalizer,
+              [&](Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }));
+        }
       }
-      total.add(row);
     }
     return static_cast<Scalar>(total.total() / static_cast<double>(normalizer));
   }
@@ -163,12 +181,12 @@ class SoftmaxFocalLoss {
     if (t == ignore) return Scalar(0);
     const Eigen::Index ti = static_cast<Eigen::Index>(t);
     Scalar unused = 0;
-    double row = 0;
-    const Scalar* xr = detail::row_start(logits, i);
-    if (detail::softmax_row_fast<false>(xr, logits.cols(), ti, alpha_of(ti), gamma_, int_gamma_,
-                                        labels.template weight<Scalar>(i), Scalar(1), &unused,
-                                        row)) {
-      return static_cast<Scalar>(row);
+    detail::RowSums<Scalar> sums;
+    if (detail::softmax_row_sums_fast<false>(detail::row_start(logits, i), logits.cols(), ti,
+                                             &unused, sums)) {
+      return static_cast<Scalar>(detail::softmax_row_finish_fast<false>(
+          sums, logits.cols(), ti, alpha_of(ti), gamma_, int_gamma_,
+          labels.template weight<Scalar>(i), Scalar(1), &unused));
     }
     return static_cast<Scalar>(detail::softmax_focal_row<false>(
         [&](Eigen::Index j) { return logits.coeff(i, j); }, logits.cols(), ti, alpha_of(ti),

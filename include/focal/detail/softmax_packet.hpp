@@ -61,14 +61,20 @@ class LaneSum {
   P s_, c_;
 };
 
-/// softmax_focal_row on the `classes` contiguous logits at x, writing the gradient row to the
-/// contiguous grad (which may be x itself) when Grad. Returns false, having written nothing,
-/// for a row the scalar kernel must take: a logit that is NaN or infinite, or fewer classes
-/// than a packet holds.
+/// What the packet passes over a row leave for its scalars: R, Q, s_t, the maximum and x_t.
+template <class Scalar>
+struct RowSums {
+  double r = 0, q = 0;
+  Scalar st = 0, m = 0, xt = 0;
+};
+
+/// Passes 1 and 2 of softmax_focal_row on the `classes` contiguous logits at x: the row sums
+/// into sums and, with Grad, s_c parked in the contiguous grad (which may be x itself). Returns
+/// false, having written nothing, for a row the scalar kernel must take: a logit that is NaN
+/// or infinite, or fewer classes than a packet holds.
 template <bool Grad, class Scalar>
-bool softmax_row_packets(const Scalar* x, Eigen::Index classes, Eigen::Index t, Scalar alpha_t,
-                         Scalar gamma, int int_gamma, Scalar anchor_weight, Scalar normalizer,
-                         Scalar* grad, double& loss) {
+bool softmax_row_sums(const Scalar* x, Eigen::Index classes, Eigen::Index t, Scalar* grad,
+                      RowSums<Scalar>& sums) {
   using namespace Eigen::internal;
   using P = simd::packet_t<Scalar>;
   constexpr int L = simd::lanes<P>;
@@ -121,17 +127,32 @@ bool softmax_row_packets(const Scalar* x, Eigen::Index classes, Eigen::Index t, 
         simd::less_equal(pset1<P>(Scalar(whole)), plset<P>(Scalar(last_start))), one, zero);
     const P s = step(last, last_start, fresh);
     if constexpr (Grad) pstoreu(grad + last_start, s);  // the repeated lanes: the same bits
+  } else {
+    (void)grad;
   }
   alignas(64) Scalar target_lanes[L];
   pstore(target_lanes, target);
-  const Scalar st = target_lanes[t >= last_start ? t - last_start : t % L];
+  sums.st = target_lanes[t >= last_start ? t - last_start : t % L];
   const double u = u_sum.total(), n_top = double(predux(ties));
   const bool target_top = xt == m;
-  const double r = (target_top ? u : u + double(st)) + (n_top - 1);
-  const double q = u + (target_top ? n_top - 1 : n_top);
-  const SoftmaxRowTerms terms =
-      softmax_row_terms(r, q, st, m, xt, alpha_t, gamma, int_gamma, anchor_weight);
-  loss = terms.loss;
+  sums.r = (target_top ? u : u + double(sums.st)) + (n_top - 1);
+  sums.q = u + (target_top ? n_top - 1 : n_top);
+  sums.m = m;
+  sums.xt = xt;
+  return true;
+}
+
+/// The rest of softmax_focal_row after softmax_row_sums: the row's scalars and, with Grad,
+/// the gradient row from the parked s_c. Returns the weighted loss.
+template <bool Grad, class Scalar>
+double softmax_row_finish(const RowSums<Scalar>& sums, Eigen::Index classes, Eigen::Index t,
+                          Scalar alpha_t, Scalar gamma, int int_gamma, Scalar anchor_weight,
+                          Scalar normalizer, Scalar* grad) {
+  using namespace Eigen::internal;
+  using P = simd::packet_t<Scalar>;
+  constexpr int L = simd::lanes<P>;
+  const SoftmaxRowTerms terms = softmax_row_terms(sums.r, sums.q, sums.st, sums.m, sums.xt,
+                                                  alpha_t, gamma, int_gamma, anchor_weight);
   if constexpr (Grad) {
     // −w·s/Σs·weight/normalizer as c·s; where c would overflow, or lose precision below the
     // normal range, the scalar kernel's order of operations (softmax_gradient) instead.
@@ -141,34 +162,46 @@ bool softmax_row_packets(const Scalar* x, Eigen::Index classes, Eigen::Index t, 
     if (direct) {
       const P cp = pset1<P>(Scalar(c));
       Eigen::Index j = 0;
-      for (; j < whole; j += L) pstoreu(grad + j, pmul(cp, ploadu<P>(grad + j)));
+      for (; j + L <= classes; j += L) pstoreu(grad + j, pmul(cp, ploadu<P>(grad + j)));
       for (; j < classes; ++j) grad[j] = Scalar(c) * grad[j];
     } else {
       for (Eigen::Index j = 0; j < classes; ++j) {
         grad[j] = softmax_gradient(terms, false, grad[j], anchor_weight, normalizer);
       }
     }
-    grad[t] = softmax_gradient(terms, true, st, anchor_weight, normalizer);
+    grad[t] = softmax_gradient(terms, true, sums.st, anchor_weight, normalizer);
   } else {
-    (void)normalizer;
-    (void)grad;
+    (void)classes, (void)t, (void)normalizer, (void)grad;
   }
-  return true;
+  return terms.loss;
 }
 
-/// softmax_row_packets where the build vectorizes Scalar; false (the scalar kernel) elsewhere.
+/// softmax_row_sums where the build vectorizes Scalar and x and grad are rows in place
+/// (non-null); false (the scalar kernel) elsewhere.
 template <bool Grad, class Scalar>
-bool softmax_row_fast(const Scalar* x, Eigen::Index classes, Eigen::Index t, Scalar alpha_t,
-                      Scalar gamma, int int_gamma, Scalar anchor_weight, Scalar normalizer,
-                      Scalar* grad, double& loss) {
+bool softmax_row_sums_fast(const Scalar* x, Eigen::Index classes, Eigen::Index t, Scalar* grad,
+                           RowSums<Scalar>& sums) {
   if constexpr (simd::vectorized<Scalar>) {
     return x != nullptr && grad != nullptr &&
-           softmax_row_packets<Grad>(x, classes, t, alpha_t, gamma, int_gamma, anchor_weight,
-                                     normalizer, grad, loss);
+           softmax_row_sums<Grad>(x, classes, t, grad, sums);
   } else {
-    (void)x, (void)classes, (void)t, (void)alpha_t, (void)gamma, (void)int_gamma;
-    (void)anchor_weight, (void)normalizer, (void)grad, (void)loss;
+    (void)x, (void)classes, (void)t, (void)grad, (void)sums;
     return false;
+  }
+}
+
+/// softmax_row_finish where softmax_row_sums_fast returned true (vectorized builds only).
+template <bool Grad, class Scalar>
+double softmax_row_finish_fast(const RowSums<Scalar>& sums, Eigen::Index classes,
+                               Eigen::Index t, Scalar alpha_t, Scalar gamma, int int_gamma,
+                               Scalar anchor_weight, Scalar normalizer, Scalar* grad) {
+  if constexpr (simd::vectorized<Scalar>) {
+    return softmax_row_finish<Grad>(sums, classes, t, alpha_t, gamma, int_gamma, anchor_weight,
+                                    normalizer, grad);
+  } else {
+    (void)sums, (void)classes, (void)t, (void)alpha_t, (void)gamma, (void)int_gamma;
+    (void)anchor_weight, (void)normalizer, (void)grad;
+    return 0;
   }
 }
 
