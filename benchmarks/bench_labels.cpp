@@ -15,7 +15,10 @@
 //                    a column at a time
 // softmax:           SoftmaxFocalLoss (γ = 2, α = 0.25) on the same logits, background anchors
 //                    labelled class 0: the packet row kernel (row-major rows)
-// softmax_colmajor:  the same, logits and G column-major: the scalar row kernel
+// softmax_colmajor:  the same, logits and G column-major: gathered a few rows at a time into
+//                    a row-major stack buffer for the packet row kernel
+// softmax_scalar:    the scalar row kernel that every layout ran before the packet one (detail
+//                    API: measurement only), on the row-major logits
 // softmax_naive:     the softmax focal loss and its gradient as users write them by hand:
 //                    float, libm, one exp per logit (math.md's gradient formula)
 #include <benchmark/benchmark.h>
@@ -180,6 +183,30 @@ void softmax_colmajor(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b.n * b.k);
 }
 
+void softmax_scalar(benchmark::State& state) {
+  Batch& b = batch(state.range(0));
+  const Eigen::ArrayXi& l = softmax_labels(b);
+  const focal::SoftmaxFocalLoss<float> loss(2.0f, 0.25f);
+  for (auto _ : state) {
+    focal::detail::CompensatedSum total;
+    for (Eigen::Index i = 0; i < b.n; ++i) {
+      const int t = l[i];
+      float* g = b.g.data() + i * b.k;
+      if (t == focal::ignore) {
+        std::fill(g, g + b.k, 0.0f);
+        continue;
+      }
+      const float* x = b.x.data() + i * b.k;
+      total.add(focal::detail::softmax_focal_row<true>(
+          [&](Eigen::Index j) { return x[j]; }, b.k, t, loss.alpha_of(t), loss.gamma(), 2, 1.0f,
+          b.num_fg, [&](Eigen::Index j) -> float& { return g[j]; }));
+    }
+    benchmark::DoNotOptimize(total.total());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
 void softmax_naive(benchmark::State& state) {
   Batch& b = batch(state.range(0));
   const Eigen::ArrayXi& l = softmax_labels(b);
@@ -219,5 +246,6 @@ BENCHMARK(labels_block)->Arg(80)->Unit(benchmark::kMillisecond);
 BENCHMARK(labels_colmajor)->Arg(80)->Arg(4)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(softmax)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(softmax_colmajor)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(softmax_scalar)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(softmax_naive)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

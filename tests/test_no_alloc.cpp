@@ -114,6 +114,7 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
     CHECK_NOTHROW(total += fl.value_and_gradient(x3, focal::labels(labels3, weights), g3));
     CHECK_NOTHROW(total += sfl.value_and_gradient(x, focal::labels(softmax_labels), g, num_fg));
     CHECK_NOTHROW(total += sfl.value(x, focal::labels(softmax_labels, weights)).sum());
+    CHECK_NOTHROW(total += sfl.value_and_gradient(x_col, focal::labels(softmax_labels), g_col));
     const focal::SoftmaxFocalLoss<float> copy = sfl;  // copies share the class weights
     CHECK_NOTHROW(total += copy.value_and_gradient(x, focal::labels(softmax_labels), g));
     count = guard.count();

@@ -48,10 +48,12 @@ struct softmax_row_op {
 /// computed as Σ_{c≠t} p_c. No (1 − p_t)^(γ−1) appears, so it is finite for every γ ≥ 0 on
 /// saturated rows, where Detectron, mmcv and NeoML give NaN for γ < 1. Each gradient row sums
 /// to 0. Stable log-sum-exp with exact differences x_c − max x; row sums compensated and
-/// reduced in double. Row-major logits and grad (rows contiguous, e.g. an N × K
-/// `Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>` or a Map over a
-/// framework's [N, K] tensor) run a row a SIMD packet at a time; other layouts and rows
-/// shorter than a packet an element at a time, to the same accuracy.
+/// reduced in double. Rows run a SIMD packet at a time: in place where logits and grad are
+/// row-major (e.g. an N × K `Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic,
+/// Eigen::RowMajor>` or a Map over a framework's [N, K] tensor), fastest; other layouts through
+/// a row-major stack buffer, with the same bits. Rows shorter than a packet, with a NaN or an
+/// infinite logit, or (outside row-major) of more than 4,096 classes go element by element, to
+/// the same accuracy.
 ///
 /// α_t is one α for every class, or a per-class vector of K weights (Detectron's "background
 /// gets 1 − α" is class_alpha = (1 − α, α, …, α) with the background as a class; mmcv's
@@ -134,41 +136,38 @@ class SoftmaxFocalLoss {
     Eigen::internal::evaluator<DG> eg(out);
     const Eigen::Index classes = logits.cols();
     detail::CompensatedSum total;
-    // Rows a few at a time: the packet passes of each, then their scalars (a chain of
-    // dependent double operations and a log1p per row) and gradients, so that the rows'
-    // chains overlap. Totals are added in row order.
-    constexpr int batch = 4;
-    for (Eigen::Index i0 = 0; i0 < logits.rows(); i0 += batch) {
-      const int b = int(std::min<Eigen::Index>(batch, logits.rows() - i0));
-      detail::RowSums<Scalar> sums[batch];
-      bool fast[batch] = {};
-      for (int k = 0; k < b; ++k) {
-        const Eigen::Index i = i0 + k;
-        const long long t = labels[i];
-        fast[k] = t != ignore && detail::softmax_row_sums_fast<true>(
-                                     detail::row_start(logits.derived(), i), classes,
-                                     static_cast<Eigen::Index>(t), detail::row_start(out, i),
-                                     sums[k]);
+    const Eigen::Index rows = logits.rows();
+    const bool in_place = rows == 0 || (detail::row_start(logits.derived(), 0) != nullptr &&
+                                        detail::row_start(out, 0) != nullptr);
+    if (in_place || !detail::simd::vectorized<Scalar> || classes > detail::softmax_buffer) {
+      // Rows in place where they are contiguous (the packet kernel), else the scalar kernel.
+      for (Eigen::Index i0 = 0; i0 < rows; i0 += batch) {
+        rows_batch(
+            labels, i0, int(std::min<Eigen::Index>(batch, rows - i0)), classes, normalizer,
+            [&](Eigen::Index i) { return detail::row_start(logits.derived(), i); },
+            [&](Eigen::Index i) { return detail::row_start(out, i); },
+            [&](Eigen::Index i, Eigen::Index j) { return ex.coeff(i, j); },
+            [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }, total);
       }
-      for (int k = 0; k < b; ++k) {
-        const Eigen::Index i = i0 + k;
-        const long long t = labels[i];
-        if (t == ignore) {
-          for (Eigen::Index j = 0; j < classes; ++j) eg.coeffRef(i, j) = Scalar(0);
-          continue;
+    } else {
+      // Other layouts (column-major, strided, expressions): a few rows at a time gathered into a
+      // row-major stack buffer, run there in place, and the gradient rows scattered back; each
+      // class's rows are read and written in storage order. The same bits as row-major input.
+      alignas(64) Scalar buffer[detail::softmax_buffer];
+      const Eigen::Index chunk = detail::softmax_buffer / classes;
+      for (Eigen::Index c0 = 0; c0 < rows; c0 += chunk) {
+        const Eigen::Index n = std::min(chunk, rows - c0);
+        for (Eigen::Index j = 0; j < classes; ++j)
+          for (Eigen::Index k = 0; k < n; ++k) buffer[k * classes + j] = ex.coeff(c0 + k, j);
+        const auto row = [&](Eigen::Index i) { return buffer + (i - c0) * classes; };
+        for (Eigen::Index i0 = c0; i0 < c0 + n; i0 += batch) {
+          rows_batch(
+              labels, i0, int(std::min<Eigen::Index>(batch, c0 + n - i0)), classes, normalizer,
+              row, row, [&](Eigen::Index i, Eigen::Index j) { return row(i)[j]; },
+              [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return row(i)[j]; }, total);
         }
-        const Eigen::Index ti = static_cast<Eigen::Index>(t);
-        const Scalar aw = labels.template weight<Scalar>(i);
-        if (fast[k]) {
-          total.add(detail::softmax_row_finish_fast<true>(sums[k], classes, ti, alpha_of(ti),
-                                                          gamma_, int_gamma_, aw, normalizer,
-                                                          detail::row_start(out, i)));
-        } else {
-          total.add(detail::softmax_focal_row<true>(
-              [&](Eigen::Index j) { return ex.coeff(i, j); }, classes, ti, alpha_of(ti), gamma_,
-              int_gamma_, aw, normalizer,
-              [&](Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }));
-        }
+        for (Eigen::Index j = 0; j < classes; ++j)
+          for (Eigen::Index k = 0; k < n; ++k) eg.coeffRef(c0 + k, j) = buffer[k * classes + j];
       }
     }
     return static_cast<Scalar>(total.total() / static_cast<double>(normalizer));
@@ -200,6 +199,46 @@ class SoftmaxFocalLoss {
       detail::throw_parameter("SoftmaxFocalLoss", name, a, "must be finite and >= 0");
     }
     return a;
+  }
+
+  // Rows a few at a time: the packet passes of each, then their scalars (a chain of dependent
+  // double operations and a log1p per row) and gradients, so that the rows' chains overlap.
+  static constexpr int batch = 4;
+
+  /// Rows [i0, i0 + b), b ≤ batch, into total in row order: the packet kernel where x_row(i)
+  /// and g_row(i) are contiguous rows (non-null), else the scalar kernel through x_at(i, j)
+  /// and g_at(i, j). Ignored rows get a zero gradient.
+  template <class L, class W, class XRow, class GRow, class XAt, class GAt>
+  void rows_batch(const Labels<L, W>& labels, Eigen::Index i0, int b, Eigen::Index classes,
+                  Scalar normalizer, XRow x_row, GRow g_row, XAt x_at, GAt g_at,
+                  detail::CompensatedSum& total) const {
+    detail::RowSums<Scalar> sums[batch];
+    bool fast[batch] = {};
+    for (int k = 0; k < b; ++k) {
+      const Eigen::Index i = i0 + k;
+      const long long t = labels[i];
+      fast[k] = t != ignore && detail::softmax_row_sums_fast<true>(
+                                     x_row(i), classes, static_cast<Eigen::Index>(t), g_row(i),
+                                     sums[k]);
+    }
+    for (int k = 0; k < b; ++k) {
+      const Eigen::Index i = i0 + k;
+      const long long t = labels[i];
+      if (t == ignore) {
+        for (Eigen::Index j = 0; j < classes; ++j) g_at(i, j) = Scalar(0);
+        continue;
+      }
+      const Eigen::Index ti = static_cast<Eigen::Index>(t);
+      const Scalar aw = labels.template weight<Scalar>(i);
+      if (fast[k]) {
+        total.add(detail::softmax_row_finish_fast<true>(
+            sums[k], classes, ti, alpha_of(ti), gamma_, int_gamma_, aw, normalizer, g_row(i)));
+      } else {
+        total.add(detail::softmax_focal_row<true>(
+            [&](Eigen::Index j) { return x_at(i, j); }, classes, ti, alpha_of(ti), gamma_,
+            int_gamma_, aw, normalizer, [&](Eigen::Index j) -> Scalar& { return g_at(i, j); }));
+      }
+    }
   }
 
   template <class DX, class L, class W>

@@ -24,6 +24,10 @@
 namespace focal {
 namespace detail {
 
+/// Scalars in the stack buffer through which rows in other layouts reach the packet kernel
+/// (16 KiB of float): rows of more classes than this take the scalar kernel there.
+constexpr Eigen::Index softmax_buffer = 4096;
+
 /// Per-lane TwoSum accumulation of positive terms, reduced in double at the end.
 template <class P>
 class LaneSum {
