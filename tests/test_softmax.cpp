@@ -358,6 +358,17 @@ TEST_CASE("softmax bad input is rejected and grad is untouched", "[softmax][erro
                   std::invalid_argument);
 }
 
+TEST_CASE("softmax on no classes or no rows, in either layout", "[softmax]") {
+  const focal::SoftmaxFocalLoss<float> loss;
+  Eigen::ArrayXi all_ignored = Eigen::ArrayXi::Constant(3, focal::ignore), none(0);
+  Eigen::ArrayXXf cols(3, 0), g_cols(3, 0), empty(0, 5), g_empty(0, 5);
+  RowMajor<float> rows(3, 0), g_rows(3, 0);
+  CHECK(loss.value_and_gradient(cols, focal::labels(all_ignored), g_cols) == 0.0f);
+  CHECK(loss.value_and_gradient(rows, focal::labels(all_ignored), g_rows) == 0.0f);
+  CHECK(loss.value_and_gradient(empty, focal::labels(none), g_empty) == 0.0f);
+  CHECK(loss.value(cols, focal::labels(all_ignored)).sum() == 0.0f);
+}
+
 TEMPLATE_TEST_CASE("softmax rows wider than the gather buffer take the scalar kernel",
                    "[softmax]", float, double) {
   // Column-major rows of more classes than the stack buffer holds (softmax_packet.hpp) run the

@@ -139,7 +139,8 @@ class SoftmaxFocalLoss {
     const Eigen::Index rows = logits.rows();
     const bool in_place = rows == 0 || (detail::row_start(logits.derived(), 0) != nullptr &&
                                         detail::row_start(out, 0) != nullptr);
-    if (in_place || !detail::simd::vectorized<Scalar> || classes > detail::softmax_buffer) {
+    if (in_place || !detail::simd::vectorized<Scalar> || classes == 0 ||
+        classes > detail::softmax_buffer) {
       // Rows in place where they are contiguous (the packet kernel), else the scalar kernel.
       for (Eigen::Index i0 = 0; i0 < rows; i0 += batch) {
         rows_batch(
