@@ -184,7 +184,7 @@ class SoftmaxFocalLoss {
     detail::RowSums<Scalar> sums;
     if (detail::softmax_row_sums_fast<false>(detail::row_start(logits, i), logits.cols(), ti,
                                              &unused, sums)) {
-      return static_cast<Scalar>(detail::softmax_row_finish_fast<false>(
+      return static_cast<Scalar>(detail::softmax_row_finish<false>(
           sums, logits.cols(), ti, alpha_of(ti), gamma_, int_gamma_,
           labels.template weight<Scalar>(i), Scalar(1), &unused));
     }
@@ -232,7 +232,7 @@ class SoftmaxFocalLoss {
       const Eigen::Index ti = static_cast<Eigen::Index>(t);
       const Scalar aw = labels.template weight<Scalar>(i);
       if (fast[k]) {
-        total.add(detail::softmax_row_finish_fast<true>(
+        total.add(detail::softmax_row_finish<true>(
             sums[k], classes, ti, alpha_of(ti), gamma_, int_gamma_, aw, normalizer, g_row(i)));
       } else {
         total.add(detail::softmax_focal_row<true>(

@@ -28,6 +28,7 @@
 #include "../input.hpp"
 #include "../labels.hpp"
 #include "kernel.hpp"
+#include "lane_sum.hpp"
 #include "packet_kernel.hpp"
 #include "stable.hpp"
 
@@ -42,12 +43,11 @@ constexpr Eigen::Index piece_elements = 1024;  // labels: buffers of 4 KiB each 
 constexpr Eigen::Index few_classes = 32;       // labels: fewer classes go masked (below)
 constexpr Eigen::Index short_run = 128;        // labels: so do runs of rows shorter on average
 
-/// Per-lane TwoSum accumulation of a chunk's losses (losses are ≥ 0, or +∞, or NaN).
+/// A chunk's losses (≥ 0, or +∞, or NaN), a block of packets at a time.
 template <class P>
-class PacketSum {
+class PacketSum : public LaneSum<P> {
  public:
-  using S = simd::scalar_of<P>;
-  PacketSum() : s_(pset_zero()), c_(pset_zero()) {}
+  using S = typename LaneSum<P>::S;
 
   /// Adds a block of simd::block_packets packets: pairwise in a fixed tree (each lane's block
   /// sum within 3 roundings of exact, all terms being ≥ 0), then exactly into the accumulator:
@@ -60,34 +60,8 @@ class PacketSum {
     const P a = padd(padd(pload<P>(v), pload<P>(v + L)), padd(pload<P>(v + 2 * L), pload<P>(v + 3 * L)));
     const P b = padd(padd(pload<P>(v + 4 * L), pload<P>(v + 5 * L)),
                      padd(pload<P>(v + 6 * L), pload<P>(v + 7 * L)));
-    add(padd(a, b));
+    this->add(padd(a, b));
   }
-
-  EIGEN_ALWAYS_INLINE void add(const P& v) {
-    P t, e;
-    simd::two_sum(s_, v, t, e);
-    s_ = t;
-    c_ = Eigen::internal::padd(c_, e);
-  }
-
-  /// The chunk's total: lanes in order, each with its error term (dropped where the lane is
-  /// ±∞: TwoSum's error of ∞ is NaN), summed with compensation. Resets the accumulator.
-  double take() {
-    alignas(64) S s[simd::lanes<P>], c[simd::lanes<P>];
-    Eigen::internal::pstoreu(s, s_);
-    Eigen::internal::pstoreu(c, c_);
-    CompensatedSum sum;
-    for (int i = 0; i < simd::lanes<P>; ++i) {
-      sum.add(double(s[i]));
-      if (std::isfinite(s[i])) sum.add(double(c[i]));
-    }
-    s_ = c_ = pset_zero();
-    return sum.total();
-  }
-
- private:
-  static P pset_zero() { return Eigen::internal::pset1<P>(S(0)); }
-  P s_, c_;
 };
 
 /// Runs f(chunk) → the chunk's total for chunks [0, n) and adds the totals in order, with

@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include "lane_sum.hpp"
 #include "packet_math.hpp"
 #include "softmax_kernel.hpp"
 #include "stable.hpp"
@@ -27,43 +28,6 @@ namespace detail {
 /// Scalars in the stack buffer through which rows in other layouts reach the packet kernel
 /// (16 KiB of float): rows of more classes than this take the scalar kernel there.
 constexpr Eigen::Index softmax_buffer = 4096;
-
-/// Per-lane TwoSum accumulation of positive terms, reduced in double at the end.
-template <class P>
-class LaneSum {
- public:
-  LaneSum() : s_(Eigen::internal::pset1<P>(0)), c_(s_) {}
-  EIGEN_ALWAYS_INLINE void add(const P& v) {
-    P t, e;
-    simd::two_sum(s_, v, t, e);
-    s_ = t;
-    c_ = Eigen::internal::padd(c_, e);
-  }
-  double total() const {
-    using S = simd::scalar_of<P>;
-    constexpr int L = simd::lanes<P>;
-    alignas(64) S s[L], c[L];
-    Eigen::internal::pstore(s, s_);
-    Eigen::internal::pstore(c, c_);
-    if constexpr (std::is_same<S, float>::value) {
-      // Float lanes summed in double lose ~2^-53 per addition: far below float's ulp. The
-      // corrections are ~2^-24 of the sums: their float sum is more than accurate enough.
-      double part[4] = {0, 0, 0, 0};
-      for (int k = 0; k < L; ++k) part[k % 4] += double(s[k]);
-      return ((part[0] + part[1]) + (part[2] + part[3])) + double(Eigen::internal::predux(c_));
-    } else {
-      CompensatedSum sum;
-      for (int k = 0; k < L; ++k) {
-        sum.add(s[k]);
-        sum.add(c[k]);
-      }
-      return sum.total();
-    }
-  }
-
- private:
-  P s_, c_;
-};
 
 /// What the packet passes over a row leave for its scalars: R, Q, s_t, the maximum and x_t.
 template <class Scalar>
@@ -137,7 +101,7 @@ bool softmax_row_sums(const Scalar* x, Eigen::Index classes, Eigen::Index t, Sca
   alignas(64) Scalar target_lanes[L];
   pstore(target_lanes, target);
   sums.st = target_lanes[t >= last_start ? t - last_start : t % L];
-  const double u = u_sum.total(), n_top = double(predux(ties));
+  const double u = u_sum.take_finite(), n_top = double(predux(ties));
   const bool target_top = xt == m;
   sums.r = (target_top ? u : u + double(sums.st)) + (n_top - 1);
   sums.q = u + (target_top ? n_top - 1 : n_top);
@@ -191,21 +155,6 @@ bool softmax_row_sums_fast(const Scalar* x, Eigen::Index classes, Eigen::Index t
   } else {
     (void)x, (void)classes, (void)t, (void)grad, (void)sums;
     return false;
-  }
-}
-
-/// softmax_row_finish where softmax_row_sums_fast returned true (vectorized builds only).
-template <bool Grad, class Scalar>
-double softmax_row_finish_fast(const RowSums<Scalar>& sums, Eigen::Index classes,
-                               Eigen::Index t, Scalar alpha_t, Scalar gamma, int int_gamma,
-                               Scalar anchor_weight, Scalar normalizer, Scalar* grad) {
-  if constexpr (simd::vectorized<Scalar>) {
-    return softmax_row_finish<Grad>(sums, classes, t, alpha_t, gamma, int_gamma, anchor_weight,
-                                    normalizer, grad);
-  } else {
-    (void)sums, (void)classes, (void)t, (void)alpha_t, (void)gamma, (void)int_gamma;
-    (void)anchor_weight, (void)normalizer, (void)grad;
-    return 0;
   }
 }
 
