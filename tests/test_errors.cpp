@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "support.hpp"
 
@@ -193,6 +194,46 @@ TEMPLATE_TEST_CASE("the vectorized checks agree with the rules at every position
           CHECK_NOTHROW(probs.value_and_gradient(p, y, g));
           CHECK_NOTHROW(probs.value_and_gradient(p * S(1), y, g));
         }
+      }
+    }
+  }
+}
+
+// A contiguous matrix is scanned as one run whatever its shape (rows shorter than a packet
+// included), in either storage order: a bad value anywhere, the tail after the last whole
+// packet included, is found and named by its row and column.
+TEMPLATE_TEST_CASE("the vectorized checks of contiguous matrices cover every element", "[errors]",
+                   (Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>),
+                   Eigen::ArrayXXf, Eigen::ArrayXXd,
+                   (Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>)) {
+  using Array = TestType;
+  using S = typename Array::Scalar;
+  const S nan = std::numeric_limits<S>::quiet_NaN();
+  const focal::FocalLoss<S> logits;
+  const focal::FocalLoss<S, focal::Probabilities> probs;
+  const std::pair<Eigen::Index, Eigen::Index> shapes[] = {{5, 4}, {4, 5}, {3, 7}, {9, 3}, {2, 21}};
+  for (const auto& [rows, cols] : shapes) {
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      for (Eigen::Index j = 0; j < cols; ++j) {
+        INFO(rows << " x " << cols << ", element (" << i << ", " << j << ")");
+        const std::string where = "(" + std::to_string(i) + ", " + std::to_string(j) + ")";
+        Array x = Array::Zero(rows, cols), y = Array::Zero(rows, cols);
+        Array g = Array::Constant(rows, cols, S(sentinel));
+        y(rows - 1, cols - 1) = S(1);
+        CHECK_NOTHROW(logits.value_and_gradient(x, y, g));
+        g.setConstant(S(sentinel));
+        y(i, j) = S(0.5);
+        CHECK_THAT(message_of([&] { logits.value_and_gradient(x, y, g); }),
+                   Contains("targets" + where + " = 0.5"));
+        CHECK((g == S(sentinel)).all());
+        Array p = Array::Constant(rows, cols, S(0.25));
+        y.setOnes();
+        p(i, j) = S(-1);
+        CHECK_THAT(message_of([&] { probs.value_and_gradient(p, y, g); }),
+                   Contains("probabilities" + where + " = -1"));
+        CHECK((g == S(sentinel)).all());
+        p(i, j) = nan;  // propagates, not an error
+        CHECK_NOTHROW(probs.value_and_gradient(p, y, g));
       }
     }
   }
