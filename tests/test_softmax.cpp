@@ -125,13 +125,15 @@ TEMPLATE_TEST_CASE("softmax focal loss matches a quad reference to a few ulp", "
 TEMPLATE_TEST_CASE("softmax rows in every layout: in place, Blocks, column-major, weights",
                    "[softmax]", float, double) {
   // With anchor weights, an ignored row and a normalizer, the row-major call's bits from: the
-  // same logits column-major (gathered a few rows at a time into the row-major buffer), in
+  // same logits column-major (a chunk of rows at a time transposed into the row-major buffer), in
   // place (grad = logits, row- and column-major), a row-major Block (an outer stride), a
   // column-major Block of a taller array; value() gives value_and_gradient's losses.
   using S = TestType;
   using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
   using Vector = Eigen::Array<S, Eigen::Dynamic, 1>;
-  for (const int k : {6, 16, 17, 33, 81, 150}) {  // 150: 27 rows per buffer, several chunks
+  // 150: 27 rows per chunk, several chunks; 300 (float) and 600 (double): too wide for a cache
+  // line of each column in the 16 KiB buffer, through the 64 KiB one, a line's rows per chunk.
+  for (const int k : {6, 16, 17, 33, 81, 150, 300, 600}) {
     Eigen::ArrayXi labels;
     const RowMajor<S> x = test_rows<S>(k, labels, unsigned(100 + k));
     labels[12] = focal::ignore;
@@ -376,7 +378,7 @@ TEMPLATE_TEST_CASE("softmax rows wider than the gather buffer take the scalar ke
   // = 8 of the exact values.
   using S = TestType;
   using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
-  const int k = int(focal::detail::softmax_buffer) + 1;
+  const int k = int(focal::detail::softmax_wide_buffer<S>) + 1;
   std::mt19937 gen(21);
   std::normal_distribution<double> normal(0.0, 3.0);
   RowMajor<S> x(5, k);

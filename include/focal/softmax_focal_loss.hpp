@@ -140,7 +140,7 @@ class SoftmaxFocalLoss {
     const bool in_place = rows == 0 || (detail::row_start(logits.derived(), 0) != nullptr &&
                                         detail::row_start(out, 0) != nullptr);
     if (in_place || !detail::simd::vectorized<Scalar> || classes == 0 ||
-        classes > detail::softmax_buffer) {
+        classes > detail::softmax_wide_buffer<Scalar>) {
       // Rows in place where they are contiguous (the packet kernel), else the scalar kernel.
       for (Eigen::Index i0 = 0; i0 < rows; i0 += batch) {
         rows_batch(
@@ -151,15 +151,10 @@ class SoftmaxFocalLoss {
             [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }, total);
       }
     } else {
-      // Other layouts (column-major, strided, expressions): a few rows at a time gathered into a
-      // row-major stack buffer, run there in place, and the gradient rows scattered back; each
-      // class's rows are read and written in storage order. The same bits as row-major input.
-      alignas(64) Scalar buffer[detail::softmax_buffer];
-      const Eigen::Index chunk = detail::softmax_buffer / classes;
-      for (Eigen::Index c0 = 0; c0 < rows; c0 += chunk) {
-        const Eigen::Index n = std::min(chunk, rows - c0);
-        for (Eigen::Index j = 0; j < classes; ++j)
-          for (Eigen::Index k = 0; k < n; ++k) buffer[k * classes + j] = ex.coeff(c0 + k, j);
+      // Other layouts (column-major, strided, expressions): the rows reach the packet kernel
+      // through a row-major stack buffer, a chunk at a time. The same bits as row-major input.
+      detail::gathered_rows(logits.derived(), out, [&](Scalar* buffer, Eigen::Index c0,
+                                                       Eigen::Index n) {
         const auto row = [&](Eigen::Index i) { return buffer + (i - c0) * classes; };
         for (Eigen::Index i0 = c0; i0 < c0 + n; i0 += batch) {
           rows_batch(
@@ -167,9 +162,7 @@ class SoftmaxFocalLoss {
               row, row, [&](Eigen::Index i, Eigen::Index j) { return row(i)[j]; },
               [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return row(i)[j]; }, total);
         }
-        for (Eigen::Index j = 0; j < classes; ++j)
-          for (Eigen::Index k = 0; k < n; ++k) eg.coeffRef(c0 + k, j) = buffer[k * classes + j];
-      }
+      });
     }
     return static_cast<Scalar>(total.total() / static_cast<double>(normalizer));
   }
