@@ -52,8 +52,8 @@ struct softmax_row_op {
 /// row-major (e.g. an N × K `Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic,
 /// Eigen::RowMajor>` or a Map over a framework's [N, K] tensor), fastest; other layouts through
 /// a row-major stack buffer, with the same bits. Rows shorter than a packet, with a NaN or an
-/// infinite logit, or (outside row-major) of more than 4,096 classes go element by element, to
-/// the same accuracy.
+/// infinite logit, or (outside row-major) of more than 16,384 float or 8,192 double classes go
+/// element by element, to the same accuracy.
 ///
 /// α_t is one α for every class, or a per-class vector of K weights (Detectron's "background
 /// gets 1 − α" is class_alpha = (1 − α, α, …, α) with the background as a class; mmcv's
