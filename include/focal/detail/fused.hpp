@@ -256,7 +256,12 @@ Runs<const typename D::Scalar> runs_of(const D& a, bool row_major) {
       return {};  // runs of one element: the element-by-element gather is faster
     }
     if (a.innerStride() != 1 || bool(D::IsRowMajor) != row_major) return {};
-    return {a.data(), row_major ? a.cols() : a.rows(), a.outerStride()};
+    const Eigen::Index length = row_major ? a.cols() : a.rows();
+    // Rows (columns) back to back: one run, so that a walk over it, as the vectorized checks',
+    // need not stop at every row (N × 4 float targets: every element had gone to the scalar
+    // tail, and the check took as long as the fused pass).
+    if (a.outerStride() == length) return {a.data(), a.size(), a.size()};
+    return {a.data(), length, a.outerStride()};
   } else {
     (void)a;
     (void)row_major;
@@ -268,7 +273,7 @@ Runs<const typename D::Scalar> runs_of(const D& a, bool row_major) {
 template <class D>
 const typename D::Scalar* flat_data(const D& a, bool row_major) {
   const auto r = runs_of(a, row_major);
-  return r.length == a.size() || r.stride == r.length ? r.data : nullptr;
+  return r.length == a.size() ? r.data : nullptr;
 }
 
 /// to[0, m) = from[0, m), in packets: runs are a row of a few dozen elements, where a call to

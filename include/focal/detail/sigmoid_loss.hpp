@@ -101,13 +101,8 @@ bool vector_scan(const Eigen::DenseBase<D>& a, Test&& test) {
   using Scalar = typename D::Scalar;
   const auto r = runs_of(a.derived(), bool(D::IsRowMajor));
   if (r.data != nullptr) {
-    // A contiguous array is one run whatever its shape: scanned row by row, rows shorter than
-    // a packet would leave every element to the scalar tail (N × 4 float targets: the
-    // validation took as long as the fused pass itself).
-    const bool flat = r.stride == r.length;
-    const Eigen::Index length = flat ? a.size() : r.length;
     return test([&](auto&& on_packet, auto&& on_element) {
-      return scan_runs(r.data, a.size() / length, length, r.stride, on_packet, on_element);
+      return scan_runs(r.data, a.size() / r.length, r.length, r.stride, on_packet, on_element);
     });
   }
   if constexpr (linear_packets<D>) {
