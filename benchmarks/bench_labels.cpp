@@ -161,7 +161,7 @@ const Eigen::ArrayXi& softmax_labels(const Batch& b) {
 void softmax(benchmark::State& state) {
   Batch& b = batch(state.range(0));
   const Eigen::ArrayXi& l = softmax_labels(b);
-  const focal::SoftmaxFocalLoss<float> loss(2.0f, 0.25f);
+  const focal::SoftmaxFocalLoss<float> loss(0.25f, 2.0f);
   for (auto _ : state) {
     benchmark::DoNotOptimize(loss.value_and_gradient(b.x, focal::labels(l), b.g, b.num_fg));
     benchmark::ClobberMemory();
@@ -175,7 +175,7 @@ void softmax_colmajor(benchmark::State& state) {
   static std::map<Eigen::Index, std::unique_ptr<ColumnBatch>> batches;
   auto& c = batches[state.range(0)];
   if (!c) c = std::make_unique<ColumnBatch>(b);
-  const focal::SoftmaxFocalLoss<float> loss(2.0f, 0.25f);
+  const focal::SoftmaxFocalLoss<float> loss(0.25f, 2.0f);
   for (auto _ : state) {
     benchmark::DoNotOptimize(loss.value_and_gradient(c->x, focal::labels(l), c->g, b.num_fg));
     benchmark::ClobberMemory();
@@ -206,7 +206,7 @@ void softmax_rows(benchmark::State& state, Row&& row) {
 }
 
 void softmax_scalar(benchmark::State& state) {
-  const focal::SoftmaxFocalLoss<float> loss(2.0f, 0.25f);
+  const focal::SoftmaxFocalLoss<float> loss(0.25f, 2.0f);
   softmax_rows(state, [&](const float* x, float* g, int t, Eigen::Index k, float n) {
     return focal::detail::softmax_focal_row<true>(
         [&](Eigen::Index j) { return x[j]; }, k, t, loss.alpha_of(t), loss.gamma(), 2, 1.0f, n,

@@ -55,7 +55,7 @@ int check_softmax(Eigen::Index n, Eigen::Index k) {
     labels[i] = int((i * 7) % k);
     for (Eigen::Index j = 0; j < k; ++j) x(i, j) = noise(gen);
   }
-  const focal::SoftmaxFocalLoss<S> loss(S(2), S(0.25));
+  const focal::SoftmaxFocalLoss<S> loss(S(0.25), S(2));
   ColMajor gc(n, k);
   const S total = loss.value_and_gradient(x, focal::labels(labels), g, S(3));
   const S total_cols = loss.value_and_gradient(ColMajor(x), focal::labels(labels), gc, S(3));

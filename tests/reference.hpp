@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 namespace ref {
 
@@ -90,29 +91,47 @@ inline Result focal_star(quad x, bool positive, quad gamma, quad beta) {
 // multiplied out as α_t (γ q^(γ−1) p_t log p_t − q^γ)(δ_ct − p_c). Everything relative to x_t:
 // with u = Σ_{c≠t} e^(x_c − x_t), p_t = 1/(1 + u), log p_t = −log1p(u), q = u/(1 + u),
 // p_c = e^(x_c − x_t) p_t. (Even quad loses a saturated row's loss in log(1 + 1e-87).)
-// Rows must be finite, with x_c − x_t below quad's exp overflow (~11356).
-inline quad softmax_focal(const quad* x, int classes, int t, quad alpha_t, quad gamma,
-                          quad* grad) {
-  quad u = 0;
-  for (int c = 0; c < classes; ++c)
-    if (c != t) u += expq(x[c] - x[t]);
-  const quad pt = 1 / (1 + u);
-  const quad log_pt = -log1pq(u);
-  const quad q = u / (1 + u);
-  const quad qg = power(q, gamma);
-  if (grad != nullptr) {
-    quad outer;
-    if (q == 0) {
-      outer = gamma == 0 ? -1 : 0;
-    } else {
-      outer = (gamma == 0 ? quad(0) : gamma * power(q, gamma - 1) * pt * log_pt) - qg;
-    }
+// Rows must be finite, with x_c − x_t below quad's exp overflow (~11356). The row's
+// exponentials are computed once, for any number of (α_t, γ).
+class SoftmaxRow {
+ public:
+  SoftmaxRow(const quad* x, int classes, int t) : e_(std::size_t(classes)), t_(t) {
     for (int c = 0; c < classes; ++c) {
-      const quad delta_minus_p = c == t ? q : -expq(x[c] - x[t]) * pt;
-      grad[c] = alpha_t * outer * delta_minus_p;
+      e_[std::size_t(c)] = c == t ? quad(1) : expq(x[c] - x[t]);
+      if (c != t) u_ += e_[std::size_t(c)];
     }
   }
-  return -alpha_t * qg * log_pt;
+
+  /// The loss, and with grad the K derivatives.
+  quad eval(quad alpha_t, quad gamma, quad* grad) const {
+    const quad pt = 1 / (1 + u_);
+    const quad log_pt = -log1pq(u_);
+    const quad q = u_ / (1 + u_);
+    const quad qg = power(q, gamma);
+    if (grad != nullptr) {
+      quad outer;
+      if (q == 0) {
+        outer = gamma == 0 ? -1 : 0;
+      } else {
+        outer = (gamma == 0 ? quad(0) : gamma * power(q, gamma - 1) * pt * log_pt) - qg;
+      }
+      for (std::size_t c = 0; c < e_.size(); ++c) {
+        const quad delta_minus_p = int(c) == t_ ? q : -e_[c] * pt;
+        grad[c] = alpha_t * outer * delta_minus_p;
+      }
+    }
+    return -alpha_t * qg * log_pt;
+  }
+
+ private:
+  std::vector<quad> e_;
+  quad u_ = 0;
+  int t_;
+};
+
+inline quad softmax_focal(const quad* x, int classes, int t, quad alpha_t, quad gamma,
+                          quad* grad) {
+  return SoftmaxRow(x, classes, t).eval(alpha_t, gamma, grad);
 }
 
 // Distance from a computed S to the exact value, in units of the spacing of S at the exact

@@ -97,7 +97,7 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
   RowMajor g3(n, 3);
   Eigen::ArrayXi labels3 = (Eigen::ArrayXf::Random(n) * 3).cast<int>().max(focal::ignore);
   const focal::BalancedFocalLoss<float> fl;
-  const focal::SoftmaxFocalLoss<float> sfl(2.0f, class_alpha);  // allocates here, not below
+  const focal::SoftmaxFocalLoss<float> sfl(class_alpha, 2.0f);  // allocates here, not below
   float total = 0;
   long count = -1;
   {

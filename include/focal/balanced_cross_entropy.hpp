@@ -4,11 +4,13 @@
 /// @file
 /// α-balanced cross-entropy, eq. (3) of Lin et al. 2017.
 
+#include "detail/config.hpp"
+
 #include "detail/checks.hpp"
 #include "detail/sigmoid_loss.hpp"
 #include "input.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 
 /// α-balanced cross-entropy, eq. (3): CE(p_t) = −α_t log p_t, with α_t = α for y = 1 and
 /// 1 − α for y = 0.
@@ -32,6 +34,6 @@ class BalancedCrossEntropy : public detail::SigmoidLoss<Scalar, Input> {
   Scalar alpha() const noexcept { return this->params().alpha_pos; }
 };
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_BALANCED_CROSS_ENTROPY_HPP

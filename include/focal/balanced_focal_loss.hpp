@@ -4,11 +4,13 @@
 /// @file
 /// α-balanced focal loss, eq. (5) of Lin et al. 2017: the loss RetinaNet trains with.
 
+#include "detail/config.hpp"
+
 #include "detail/checks.hpp"
 #include "detail/sigmoid_loss.hpp"
 #include "input.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 
 /// α-balanced focal loss, eq. (5): FL(p_t) = −α_t (1 − p_t)^γ log p_t, α_t = α for y = 1 and
 /// 1 − α for y = 0 (torchvision's and Detectron's convention).
@@ -36,6 +38,6 @@ class BalancedFocalLoss : public detail::SigmoidLoss<Scalar, Input> {
   Scalar gamma() const noexcept { return this->params().gamma; }
 };
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_BALANCED_FOCAL_LOSS_HPP

@@ -4,10 +4,12 @@
 /// @file
 /// Binary cross-entropy, eq. (1)-(2) of Lin et al. 2017.
 
+#include "detail/config.hpp"
+
 #include "detail/sigmoid_loss.hpp"
 #include "input.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 
 /// Binary cross-entropy, eq. (1)-(2): CE(p_t) = −log p_t, with p_t = p for y = 1 and 1 − p for
 /// y = 0, and p = σ(x) (Logits) or x itself (Probabilities).
@@ -29,6 +31,6 @@ class CrossEntropy : public detail::SigmoidLoss<Scalar, Input> {
   CrossEntropy() : detail::SigmoidLoss<Scalar, Input>(detail::focal_params(Scalar(0))) {}
 };
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_CROSS_ENTROPY_HPP

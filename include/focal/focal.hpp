@@ -17,6 +17,8 @@
 /// }
 /// @endcode
 
+#include "detail/config.hpp"
+
 #include "balanced_cross_entropy.hpp"
 #include "balanced_focal_loss.hpp"
 #include "cross_entropy.hpp"

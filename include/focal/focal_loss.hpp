@@ -4,11 +4,13 @@
 /// @file
 /// Focal loss, eq. (4) of Lin et al. 2017.
 
+#include "detail/config.hpp"
+
 #include "detail/checks.hpp"
 #include "detail/sigmoid_loss.hpp"
 #include "input.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 
 /// Focal loss, eq. (4): FL(p_t) = −(1 − p_t)^γ log p_t. γ = 0 is cross-entropy, bit for bit.
 ///
@@ -32,6 +34,6 @@ class FocalLoss : public detail::SigmoidLoss<Scalar, Input> {
   Scalar gamma() const noexcept { return this->params().gamma; }
 };
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_FOCAL_LOSS_HPP

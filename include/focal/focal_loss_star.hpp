@@ -4,11 +4,13 @@
 /// @file
 /// FL*, the focal-loss variant of Appendix A of Lin et al. 2017.
 
+#include "detail/config.hpp"
+
 #include "detail/checks.hpp"
 #include "detail/sigmoid_loss.hpp"
 #include "input.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 
 /// FL*, Appendix A, eq. (6)-(8): with x_t = s·x (s = ±1 as y = 1/0) and
 /// p*_t = σ(γ x_t + β), FL* = −log(p*_t) / γ.
@@ -34,6 +36,6 @@ class FocalLossStar : public detail::SigmoidLoss<Scalar, Logits> {
   Scalar beta() const noexcept { return this->params().star_beta; }
 };
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_FOCAL_LOSS_STAR_HPP

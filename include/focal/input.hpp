@@ -4,7 +4,9 @@
 /// @file
 /// The two input spaces a loss can be defined on.
 
-namespace focal {
+#include "detail/config.hpp"
+
+FOCAL_NAMESPACE_BEGIN
 
 /// Input space tag: the input x is a logit and p = σ(x) = 1 / (1 + exp(−x)).
 /// This is what a detector head produces and the numerically preferred space: every
@@ -15,6 +17,6 @@ struct Logits {};
 /// Derivatives are taken with respect to p. Endpoints 0 and 1 are legal.
 struct Probabilities {};
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_INPUT_HPP

@@ -6,6 +6,8 @@
 /// [0, K), focal::background or focal::ignore, and optional per-anchor weights. No one-hot
 /// array is ever built.
 
+#include "detail/config.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <sstream>
@@ -17,15 +19,15 @@
 
 #include "detail/checks.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 
 /// Label of an anchor matched to no object: negative for every class (sigmoid losses).
 /// torchvision's Matcher.BELOW_LOW_THRESHOLD.
-constexpr int background = -1;
+inline constexpr int background = -1;
 
 /// Label of an anchor in the IoU ignore band: no loss and a zero gradient row.
 /// torchvision's Matcher.BETWEEN_THRESHOLDS.
-constexpr int ignore = -2;
+inline constexpr int ignore = -2;
 
 namespace detail {
 /// Weights of an unweighted Labels: every anchor weighs 1.
@@ -72,6 +74,18 @@ class Labels {
 
   const Indices& indices() const noexcept { return indices_; }
   const Weights& weights() const noexcept { return weights_; }
+
+  /// The labels (and weights) of rows [first, first + n), as Labels of segments.
+  auto rows(Eigen::Index first, Eigen::Index n) const {
+    using Segment = Eigen::VectorBlock<const Indices>;
+    if constexpr (weighted) {
+      using WeightSegment = Eigen::VectorBlock<const Weights>;
+      return Labels<Segment, WeightSegment>(Segment(indices_, first, n),
+                                            WeightSegment(weights_, first, n));
+    } else {
+      return Labels<Segment>(Segment(indices_, first, n), detail::NoWeights{});
+    }
+  }
 
  private:
   // Eigen's nesting rule: plain objects by reference, expressions and Maps by value.
@@ -122,12 +136,50 @@ Scalar foreground_normalizer(const L& labels_or_indices) {
   return static_cast<Scalar>(std::max<Eigen::Index>(1, num_foreground(labels_or_indices)));
 }
 
+/// The number of anchors of each image of a batch, whose rows are the images' anchors in
+/// order: made by focal::per_image(), passed where a loss takes its normalizer. Holds plain
+/// vectors by reference (they must outlive it), expressions and Maps by value.
+template <class Sizes>
+class PerImage {
+  static_assert(std::is_integral<typename Sizes::Scalar>::value,
+                "focal::per_image needs integer anchor counts (e.g. Eigen::ArrayXi)");
+
+ public:
+  explicit PerImage(const Sizes& sizes) : sizes_(sizes) {}
+
+  /// Number of images B.
+  Eigen::Index size() const noexcept { return sizes_.size(); }
+  /// Number of anchors of image b (validated by the loss).
+  Eigen::Index operator[](Eigen::Index b) const {
+    return static_cast<Eigen::Index>(sizes_.coeff(b));
+  }
+  const Sizes& sizes() const noexcept { return sizes_; }
+
+ private:
+  typename Eigen::internal::ref_selector<Sizes>::type sizes_;
+};
+
+/// torchvision's RetinaNet normalization (RetinaNetClassificationHead.compute_loss): with the
+/// rows of the logits being the anchors of B images in order, anchors_per_image[b] of image b,
+/// the loss is the mean over images of each image's loss divided by max(1, its number of
+/// foreground anchors). Pass it in place of the normalizer, with focal::labels:
+/// `loss.value_and_gradient(logits, focal::labels(v), G, focal::per_image(anchors_per_image))`.
+template <class D>
+PerImage<D> per_image(const Eigen::DenseBase<D>& anchors_per_image) {
+  return PerImage<D>(anchors_per_image.derived());
+}
+
 namespace detail {
 
 /// An integer type that holds every label of type T, ignore and background included, as
-/// narrow as int where T allows: loops over labels then vectorize in 32-bit lanes.
+/// narrow as int where T allows: loops over labels then vectorize in 32-bit lanes. 64-bit
+/// unsigned labels stay unsigned: as long long, 2^64 − 1 and 2^64 − 2 would read as
+/// background and ignore.
 template <class T>
-using label_lane = std::conditional_t<std::is_signed<T>::value && sizeof(T) <= 4, int, long long>;
+using label_lane = std::conditional_t<
+    std::is_signed<T>::value && sizeof(T) <= 4, int,
+    std::conditional_t<std::is_unsigned<T>::value && sizeof(T) >= 8, unsigned long long,
+                       long long>>;
 
 inline void check_vector_length(const char* name, Eigen::Index rows, Eigen::Index cols,
                                 const char* ref_name, Eigen::Index n, const char* what) {
@@ -152,21 +204,29 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
   // few), in 32-bit lanes for labels that fit them, and the scan that names the offender only
   // when it finds one. Legal: ignore ≤ v < classes, but for background where not allowed.
   using C = label_lane<typename D::Scalar>;
-  const C last = classes - 1 > Eigen::Index(std::numeric_limits<C>::max())
+  const bool no_class = classes == 0;
+  const C last = no_class ? C(0)
+                 : static_cast<unsigned long long>(classes - 1) >
+                           static_cast<unsigned long long>(std::numeric_limits<C>::max())
                      ? std::numeric_limits<C>::max()
                      : C(classes - 1);
   const auto illegal = [&](Eigen::Index i) {
     const C v = static_cast<C>(labels.indices().coeff(i));
-    return (v < C(ignore)) | (v > last) | (!allow_background & (v == C(background)));
+    if constexpr (std::is_signed<C>::value) {
+      return bool((v < C(ignore)) | (v > last) | (no_class & (v >= C(0))) |
+                  (!allow_background & (v == C(background))));
+    } else {  // unsigned labels are never background or ignore
+      return bool(no_class | (v > last));
+    }
   };
   // An OR in the labels' lane width: a 64-bit count would widen every lane.
   C bad_labels = 0;
   for (Eigen::Index i = 0; i < labels.size(); ++i) bad_labels |= C(illegal(i));
   for (Eigen::Index i = 0; bad_labels != 0 && i < labels.size(); ++i) {
     if (!illegal(i)) continue;
-    const long long v = labels[i];
     std::ostringstream os;
-    os << "focal: labels[" << i << "] = " << v << ", must be a class in [0, " << classes << ")"
+    os << "focal: labels[" << i << "] = " << +labels.indices().coeff(i)
+       << ", must be a class in [0, " << classes << ")"
        << (allow_background ? ", focal::background (-1)" : "") << " or focal::ignore (-2)";
     throw std::invalid_argument(os.str());
   }
@@ -191,8 +251,40 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
   }
 }
 
+/// Checks per-image sizes against logits of `rows` rows: a vector of at least one image, each
+/// size ≥ 0, adding up to rows. Throws std::invalid_argument naming the index and the value.
+template <class D>
+void check_images(const PerImage<D>& images, Eigen::Index rows, const char* input) {
+  const auto& sizes = images.sizes();
+  if (sizes.size() == 0 || (sizes.rows() != 1 && sizes.cols() != 1)) {
+    std::ostringstream os;
+    os << "focal: images has shape " << sizes.rows() << "x" << sizes.cols()
+       << "; per_image needs a vector of at least one image size";
+    throw std::invalid_argument(os.str());
+  }
+  unsigned long long sum = 0;
+  for (Eigen::Index b = 0; b < sizes.size(); ++b) {
+    const auto v = sizes.coeff(b);
+    bool negative = false;
+    if constexpr (std::is_signed<typename D::Scalar>::value) negative = v < 0;
+    if (negative || static_cast<unsigned long long>(v) > static_cast<unsigned long long>(rows)) {
+      std::ostringstream os;
+      os << "focal: images[" << b << "] = " << +v << ", must be a number of anchors in [0, "
+         << rows << "]";
+      throw std::invalid_argument(os.str());
+    }
+    sum += static_cast<unsigned long long>(v);
+  }
+  if (sum != static_cast<unsigned long long>(rows)) {
+    std::ostringstream os;
+    os << "focal: images add up to " << sum << " anchors but " << input << " has " << rows
+       << " rows; they must match";
+    throw std::invalid_argument(os.str());
+  }
+}
+
 }  // namespace detail
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_LABELS_HPP

@@ -4,12 +4,14 @@
 /// @file
 /// The prior-probability initialization of the classification bias (Lin et al. 2017, §4.1).
 
+#include "detail/config.hpp"
+
 #include <cmath>
 #include <stdexcept>
 
 #include "detail/checks.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 
 /// The bias b = −log((1 − π)/π) that makes every anchor start with foreground probability
 /// σ(b) = π, so that the many background anchors do not swamp the first iterations. The paper
@@ -24,6 +26,6 @@ Scalar prior_bias(Scalar pi = Scalar(0.01)) {
   return std::log(pi) - std::log1p(-pi);
 }
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_PRIOR_BIAS_HPP

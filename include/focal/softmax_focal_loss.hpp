@@ -5,6 +5,8 @@
 /// Softmax focal loss over the K classes of each row (Detectron's SoftmaxFocalLoss), with
 /// class-index labels.
 
+#include "detail/config.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,11 +21,13 @@
 
 #include "detail/checks.hpp"
 #include "detail/kernel.hpp"
+#include "detail/parallel.hpp"
 #include "detail/softmax_kernel.hpp"
 #include "detail/softmax_packet.hpp"
+#include "execution.hpp"
 #include "labels.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 
 template <class Scalar>
 class SoftmaxFocalLoss;
@@ -71,17 +75,20 @@ class SoftmaxFocalLoss {
   using scalar_type = Scalar;
   using ClassWeights = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
 
-  /// @param gamma focusing γ ≥ 0, finite. @param alpha α for every class, ≥ 0 and finite.
+  /// @param alpha α_t of every class, in [0, 1] (mmcv's convention: one α for all).
+  /// @param gamma focusing γ ≥ 0, finite.
+  /// The paper's order, α before γ, as every focal loss here takes them.
   /// @throws std::invalid_argument otherwise.
-  explicit SoftmaxFocalLoss(Scalar gamma = Scalar(2), Scalar alpha = Scalar(1))
+  explicit SoftmaxFocalLoss(Scalar alpha = Scalar(1), Scalar gamma = Scalar(2))
       : gamma_(detail::checked_gamma("SoftmaxFocalLoss", gamma)),
         int_gamma_(detail::integer_gamma(gamma)),
-        alpha_(checked_weight("alpha", alpha)) {}
+        alpha_(detail::checked_alpha("SoftmaxFocalLoss", alpha)) {}
 
-  /// @param gamma focusing γ ≥ 0, finite. @param class_alpha α of each of the K classes, each
-  /// ≥ 0 and finite; its length must equal the logits' column count at each call.
+  /// @param class_alpha α_t of each of the K classes, each ≥ 0 and finite (class weights, e.g.
+  /// Detectron's (1 − α, α, …, α)); its length must equal the logits' column count at each
+  /// call. @param gamma focusing γ ≥ 0, finite.
   /// @throws std::invalid_argument naming the class and the value.
-  SoftmaxFocalLoss(Scalar gamma, ClassWeights class_alpha)
+  explicit SoftmaxFocalLoss(ClassWeights class_alpha, Scalar gamma = Scalar(2))
       : gamma_(detail::checked_gamma("SoftmaxFocalLoss", gamma)),
         int_gamma_(detail::integer_gamma(gamma)),
         alpha_(Scalar(1)),
@@ -115,56 +122,65 @@ class SoftmaxFocalLoss {
   }
 
   /// The fused pass over N × K logits: returns Σ_i w_i FL_i / normalizer over non-ignored rows
-  /// and writes grad = its derivative (zero rows for ignored anchors), allocating nothing.
-  /// grad may be the logits object itself.
+  /// and writes grad = its derivative (zero rows for ignored anchors), allocating nothing (on
+  /// one thread). grad may be the logits object itself; a const or temporary Array or Matrix
+  /// does not compile. exec: focal::threads(n) or focal::parallel(pool), chunks of whole rows;
+  /// the result is the same bits with any.
   /// @throws std::invalid_argument on labels of the wrong length or outside [0, K) ∪ {ignore},
   /// anchor weights that are negative, not finite or of the wrong length, class_alpha of a
   /// length other than K, a grad of another shape, or a normalizer that is not positive and
   /// finite; grad is then untouched.
-  template <class DX, class L, class W, class DG>
+  template <class DX, class L, class W, class G, class Exec = Threads>
   Scalar value_and_gradient(const Eigen::DenseBase<DX>& logits, const Labels<L, W>& labels,
-                            const Eigen::DenseBase<DG>& grad, Scalar normalizer = Scalar(1)) const {
-    static_assert(std::is_same<typename DG::Scalar, Scalar>::value,
-                  "focal: grad must have the loss's Scalar type (float for a loss<float>)");
-    static_assert((int(Eigen::internal::traits<DG>::Flags) & Eigen::LvalueBit) != 0,
-                  "focal: grad must be writable: an Array, a Matrix, a Block or a non-const Map");
+                            G&& grad, Scalar normalizer = Scalar(1),
+                            const Exec& exec = Exec{}) const {
+    auto& out = detail::writable_grad<Scalar>(std::forward<G>(grad));
     detail::check_normalizer(normalizer);
     check(logits, labels);
-    detail::check_shape("grad", grad.rows(), grad.cols(), "logits", logits.rows(), logits.cols());
-    DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
+    detail::check_shape("grad", out.rows(), out.cols(), "logits", logits.rows(), logits.cols());
+    using DG = std::remove_reference_t<decltype(out)>;
     const Eigen::internal::evaluator<DX> ex(logits.derived());
     Eigen::internal::evaluator<DG> eg(out);
-    const Eigen::Index classes = logits.cols();
-    detail::CompensatedSum total;
-    const Eigen::Index rows = logits.rows();
+    const Eigen::Index rows = logits.rows(), classes = logits.cols();
     const bool in_place = rows == 0 || (detail::row_start(logits.derived(), 0) != nullptr &&
                                         detail::row_start(out, 0) != nullptr);
-    if (in_place || !detail::simd::vectorized<Scalar> || classes == 0 ||
-        classes > detail::softmax_wide_buffer<Scalar>) {
-      // Rows in place where they are contiguous (the packet kernel), else the scalar kernel.
-      for (Eigen::Index i0 = 0; i0 < rows; i0 += batch) {
-        rows_batch(
-            labels, i0, int(std::min<Eigen::Index>(batch, rows - i0)), classes, normalizer,
-            [&](Eigen::Index i) { return detail::row_start(logits.derived(), i); },
-            [&](Eigen::Index i) { return detail::row_start(out, i); },
-            [&](Eigen::Index i, Eigen::Index j) { return ex.coeff(i, j); },
-            [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }, total);
-      }
-    } else {
-      // Other layouts (column-major, strided, expressions): the rows reach the packet kernel
-      // through a row-major stack buffer, a chunk at a time. The same bits as row-major input.
-      detail::gathered_rows(logits.derived(), out, [&](Scalar* buffer, Eigen::Index c0,
-                                                       Eigen::Index n) {
-        const auto row = [&](Eigen::Index i) { return buffer + (i - c0) * classes; };
-        for (Eigen::Index i0 = c0; i0 < c0 + n; i0 += batch) {
+    const bool gather = !in_place && detail::simd::vectorized<Scalar> && classes > 0 &&
+                        classes <= detail::softmax_wide_buffer<Scalar>;
+    // Chunks of whole rows, the same in every layout and for any execution: each sums its rows'
+    // losses in row order, and the chunks' totals are added in chunk order.
+    const Eigen::Index chunk = detail::softmax_chunk_rows<Scalar>(classes);
+    const Eigen::Index chunks = (rows + chunk - 1) / chunk;
+    const double total = detail::run_chunks(chunks, exec, [&](Eigen::Index c) {
+      detail::CompensatedSum sum;
+      const Eigen::Index first = c * chunk, end = std::min(rows, first + chunk);
+      if (!gather) {
+        // Rows in place where they are contiguous (the packet kernel), else the scalar kernel.
+        for (Eigen::Index i0 = first; i0 < end; i0 += batch) {
           rows_batch(
-              labels, i0, int(std::min<Eigen::Index>(batch, c0 + n - i0)), classes, normalizer,
-              row, row, [&](Eigen::Index i, Eigen::Index j) { return row(i)[j]; },
-              [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return row(i)[j]; }, total);
+              labels, i0, int(std::min<Eigen::Index>(batch, end - i0)), classes, normalizer,
+              [&](Eigen::Index i) { return detail::row_start(logits.derived(), i); },
+              [&](Eigen::Index i) { return detail::row_start(out, i); },
+              [&](Eigen::Index i, Eigen::Index j) { return ex.coeff(i, j); },
+              [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }, sum);
         }
-      });
-    }
-    return static_cast<Scalar>(total.total() / static_cast<double>(normalizer));
+      } else {
+        // Other layouts (column-major, strided, expressions): the rows reach the packet kernel
+        // through a row-major stack buffer, a part of the chunk at a time. The same bits.
+        detail::gathered_rows(logits.derived(), out, first, end, [&](Scalar* buffer,
+                                                                     Eigen::Index r0,
+                                                                     Eigen::Index n) {
+          const auto row = [&](Eigen::Index i) { return buffer + (i - r0) * classes; };
+          for (Eigen::Index i0 = r0; i0 < r0 + n; i0 += batch) {
+            rows_batch(
+                labels, i0, int(std::min<Eigen::Index>(batch, r0 + n - i0)), classes,
+                normalizer, row, row, [&](Eigen::Index i, Eigen::Index j) { return row(i)[j]; },
+                [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return row(i)[j]; }, sum);
+          }
+        });
+      }
+      return sum.total();
+    });
+    return static_cast<Scalar>(total / static_cast<double>(normalizer));
   }
 
   /// The weighted loss of row i (0 if ignored), unchecked: for the expressions of value().
@@ -255,6 +271,6 @@ class SoftmaxFocalLoss {
   std::shared_ptr<const ClassWeights> class_alpha_;  // shared: copies allocate nothing
 };
 
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_SOFTMAX_FOCAL_LOSS_HPP

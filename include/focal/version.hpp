@@ -5,6 +5,8 @@
 /// Version of the focal headers. Kept in step with `project(VERSION)` in CMakeLists.txt
 /// (a test compares the two).
 
+#include "detail/config.hpp"
+
 #define FOCAL_VERSION_MAJOR 0
 #define FOCAL_VERSION_MINOR 1
 #define FOCAL_VERSION_PATCH 0

@@ -5,6 +5,8 @@
 // std::invalid_argument naming the argument, the index and the value, and runs before any
 // output is written (strong guarantee).
 
+#include "config.hpp"
+
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -16,7 +18,7 @@
 
 #include "../input.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 template <class Scalar>
@@ -139,6 +141,29 @@ void check_normalizer(Scalar normalizer) {
   }
 }
 
+/// The gradient output as the object to write: G may be a non-const lvalue (an Array, a
+/// Matrix, a view), or a view passed as a temporary or const (an rvalue Map, G.middleRows(…),
+/// a Ref), whose elements are the caller's. A const plain object, or a temporary one whose
+/// gradient would be lost, does not compile, nor does a read-only view (Map<const …>).
+template <class Scalar, class G>
+std::remove_const_t<std::remove_reference_t<G>>& writable_grad(G&& grad) {
+  using T = std::remove_reference_t<G>;
+  using D = std::remove_const_t<T>;
+  static_assert(std::is_base_of<Eigen::DenseBase<D>, D>::value,
+                "focal: grad must be an Eigen dense object (Array, Matrix, Block, Map, Ref)");
+  static_assert(std::is_same<typename D::Scalar, Scalar>::value,
+                "focal: grad must have the loss's Scalar type (float for a loss<float>)");
+  static_assert((int(Eigen::internal::traits<D>::Flags) & Eigen::LvalueBit) != 0,
+                "focal: grad must be writable: an Array, a Matrix, a Block or a non-const Map");
+  constexpr bool plain = std::is_base_of<Eigen::PlainObjectBase<D>, D>::value;
+  static_assert(!plain || !std::is_const<T>::value,
+                "focal: grad is a const Array/Matrix: pass a writable one");
+  static_assert(!plain || std::is_lvalue_reference<G>::value,
+                "focal: grad is a temporary Array/Matrix, whose gradient would be lost: pass "
+                "a named one, or a Block or Map of one");
+  return const_cast<D&>(grad);
+}
+
 /// Visits every coefficient of a dense expression in its storage order, stopping at the
 /// first for which ok(v) is false and throwing for it.
 template <class Derived, class Pred>
@@ -176,6 +201,6 @@ void check_inputs(const Eigen::DenseBase<Derived>& x) {
 }
 
 }  // namespace detail
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_CHECKS_HPP

@@ -16,12 +16,12 @@
 // read in place), a packet at a time from expressions Eigen evaluates in packets, element by
 // element otherwise.
 
+#include "config.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <thread>
 #include <type_traits>
-#include <vector>
 
 #include <Eigen/Core>
 
@@ -30,18 +30,17 @@
 #include "kernel.hpp"
 #include "lane_sum.hpp"
 #include "packet_kernel.hpp"
+#include "parallel.hpp"
 #include "stable.hpp"
 
-#include "disable_warnings.hpp"
-
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
-constexpr Eigen::Index chunk_elements = 8192;  // the unit of summation and of threading
-constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers: 3 × 1 KiB of float
-constexpr Eigen::Index piece_elements = 1024;  // labels: buffers of 4 KiB each of float
-constexpr Eigen::Index few_classes = 32;       // labels: fewer classes go masked (below)
-constexpr Eigen::Index short_run = 128;        // labels: so do runs of rows shorter on average
+inline constexpr Eigen::Index chunk_elements = 8192;  // the unit of summation and of threading
+inline constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers: 3 × 1 KiB of float
+inline constexpr Eigen::Index piece_elements = 1024;  // labels: buffers of 4 KiB each of float
+inline constexpr Eigen::Index few_classes = 32;       // labels: fewer classes go masked (below)
+inline constexpr Eigen::Index short_run = 128;        // labels: so do runs of rows shorter on average
 
 /// A chunk's losses (≥ 0, or +∞, or NaN), a block of packets at a time.
 template <class P>
@@ -64,37 +63,11 @@ class PacketSum : public LaneSum<P> {
   }
 };
 
-/// Runs f(chunk) → the chunk's total for chunks [0, n) and adds the totals in order, with
-/// compensation, on `threads` threads (each a contiguous range of chunks) or on this one: the
-/// result does not depend on who computed which chunk.
-template <class F>
-double run_chunks(Eigen::Index n, unsigned threads, F&& f) {
-  CompensatedSum total;
-  if (threads <= 1 || n < 2) {
-    for (Eigen::Index c = 0; c < n; ++c) total.add(f(c));
-    return total.total();
-  }
-  const Eigen::Index t = std::min<Eigen::Index>(threads, n);
-  std::vector<double> results(static_cast<std::size_t>(n));
-  auto work = [&](Eigen::Index k) {
-    for (Eigen::Index c = n * k / t; c < n * (k + 1) / t; ++c) {
-      results[static_cast<std::size_t>(c)] = f(c);
-    }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(t - 1));
-  for (Eigen::Index k = 1; k < t; ++k) pool.emplace_back(work, k);
-  work(0);
-  for (std::thread& th : pool) th.join();
-  for (const double r : results) total.add(r);
-  return total.total();
-}
-
 /// Asks for the cache lines of p[0, N) in a writable state (prefetchw), where the target has
 /// the instruction (elsewhere a read prefetch would only add an upgrade on the store).
 template <int N, class S>
 EIGEN_ALWAYS_INLINE void prefetch_for_write(const S* p) {
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__PRFCHW__)
+#if defined(FOCAL_HAS_PREFETCHW)
   for (int k = 0; k < N; k += 64 / int(sizeof(S))) __builtin_prefetch(p + k, 1, 3);
 #else
   (void)p;
@@ -315,7 +288,7 @@ void copy_to_runs(const Runs<const S>& r, Eigen::Index b, Eigen::Index n, const 
 /// Whether Eigen can evaluate D's coefficients a packet at a time by linear index (in D's
 /// storage order): an expression over arrays (x * s, a.cast<float>(), ...).
 template <class D>
-constexpr bool linear_packets =
+inline constexpr bool linear_packets =
     (int(Eigen::internal::evaluator<D>::Flags) & Eigen::PacketAccessBit) != 0 &&
     (int(Eigen::internal::evaluator<D>::Flags) & Eigen::LinearAccessBit) != 0;
 
@@ -357,8 +330,8 @@ struct Cursor {
 };
 
 /// The dense fused pass. Validation is the caller's.
-template <class S, class Span, class DX, class DY, class DG>
-double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned threads) {
+template <class S, class Span, class DX, class DY, class DG, class Exec>
+double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, const Exec& exec) {
   using P = simd::packet_t<S>;
   const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
   const bool row_major = bool(DX::IsRowMajor) && rows != 1 && cols != 1;
@@ -367,7 +340,7 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
   S* gp = const_cast<S*>(flat_data(g, row_major));
   const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
   if (xp != nullptr && yp != nullptr && gp != nullptr) {
-    return run_chunks(chunks, threads, [&](Eigen::Index c) {
+    return run_chunks(chunks, exec, [&](Eigen::Index c) {
       PacketSum<P> acc;
       const Eigen::Index begin = c * chunk_elements;
       const Eigen::Index n = std::min(chunk_elements, size - begin);
@@ -404,7 +377,7 @@ double fused_dense(const Span& span, const DX& x, const DY& y, DG& g, unsigned t
     Cursor in(b, rows, cols, row_major);
     for (Eigen::Index k = 0; k < n; ++k, in.next()) out[k] = ev.coeff(in.i, in.j);
   };
-  return run_chunks(chunks, threads, [&](Eigen::Index c) {
+  return run_chunks(chunks, exec, [&](Eigen::Index c) {
     Eigen::internal::evaluator<DG> eg(g);
     PacketSum<P> acc;
     alignas(64) S xb[block_elements], yb[block_elements], gb[block_elements];
@@ -472,7 +445,7 @@ EIGEN_ALWAYS_INLINE Eigen::Index list_rows(const Labels<L, W>& labels, Eigen::In
   using T = typename L::Scalar;
   using C = label_lane<T>;
   Eigen::Index listed = 0, row = first;
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
   if constexpr (std::is_signed<T>::value && (sizeof(T) == 4 || sizeof(T) == 8)) {
     const T* p = flat_data(labels.indices(), false);
     if (p != nullptr) {
@@ -734,9 +707,9 @@ EIGEN_DONT_INLINE void labels_masked(const Span& span, const IO& xg, Eigen::Inde
 }
 
 /// The labels fused pass. Validation is the caller's.
-template <class S, class Span, class DX, class L, class W, class DG>
+template <class S, class Span, class DX, class L, class W, class DG, class Exec>
 double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, DG& g,
-                    unsigned threads) {
+                    const Exec& exec) {
   using P = simd::packet_t<S>;
   const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
   const bool row_major = bool(DX::IsRowMajor) || cols == 1;
@@ -758,7 +731,7 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
       // class. Chunks in storage order; pieces within a column, with targets, keep mask and
       // weights built for them (column_piece).
       const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
-      return run_chunks(chunks, threads, [&](Eigen::Index c) {
+      return run_chunks(chunks, exec, [&](Eigen::Index c) {
         using Piece = LabelPiece<S, Labels<L, W>::weighted>;
         Piece piece;
         PacketSum<P> acc;
@@ -779,7 +752,7 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
     // rows where the runs between them are long, and masks them where they are short.
     const Eigen::Index rows_per_chunk = std::max<Eigen::Index>(1, chunk_elements / cols);
     const Eigen::Index chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
-    return run_chunks(chunks, threads, [&](Eigen::Index c) {
+    return run_chunks(chunks, exec, [&](Eigen::Index c) {
       PacketSum<P> acc;
       const Eigen::Index begin_row = c * rows_per_chunk;
       const Eigen::Index end_row = std::min(rows, begin_row + rows_per_chunk);
@@ -819,7 +792,7 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
   // logits' storage order; ignored elements enter as x = 0 with weight 0, which gives exactly
   // 0 loss and 0 gradient (whatever the logit was, NaN included).
   const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
-  return run_chunks(chunks, threads, [&](Eigen::Index c) {
+  return run_chunks(chunks, exec, [&](Eigen::Index c) {
     Eigen::internal::evaluator<DG> eg(g);
     PacketSum<P> acc;
     alignas(64) S xb[block_elements], yb[block_elements], wb[block_elements],
@@ -844,8 +817,6 @@ double fused_labels(const Span& span, const DX& x, const Labels<L, W>& labels, D
 }
 
 }  // namespace detail
-}  // namespace focal
-
-#include "restore_warnings.hpp"
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_FUSED_HPP

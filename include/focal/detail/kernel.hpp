@@ -8,6 +8,8 @@
 //   divided by γ*. Every formula follows docs/math.md: no clamps, no log of a rounded
 //   probability, no 1 − σ(z), integer γ by multiplication.
 
+#include "config.hpp"
+
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -18,7 +20,7 @@
 #include "params.hpp"
 #include "stable.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 /// α-balanced focal parameters: α_t = α for y = 1, 1 − α for y = 0; γ = 0 is CE.
@@ -167,6 +169,6 @@ class SigmoidKernel {
 };
 
 }  // namespace detail
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_KERNEL_HPP

@@ -4,17 +4,18 @@
 // Per-lane TwoSum accumulation in SIMD packets, reduced in double: the summation of the fused
 // pass (fused.hpp, a chunk's losses) and of the softmax packet rows (softmax_packet.hpp).
 
+#include "config.hpp"
+
 #include <cmath>
 #include <type_traits>
 
 #include <Eigen/Core>
 
+#include "double_word.hpp"
 #include "packet_math.hpp"
 #include "stable.hpp"
 
-#include "disable_warnings.hpp"
-
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 /// Per-lane TwoSum accumulation of terms ≥ 0 (or +∞, or NaN).
@@ -33,17 +34,17 @@ class LaneSum {
 
   /// The total: lanes in order, each with its error term (dropped where the lane is ±∞:
   /// TwoSum's error of ∞ is NaN), summed with compensation. Resets the accumulator.
-  double take() {
-    alignas(64) S s[simd::lanes<P>], c[simd::lanes<P>];
-    Eigen::internal::pstoreu(s, s_);
-    Eigen::internal::pstoreu(c, c_);
-    CompensatedSum sum;
-    for (int i = 0; i < simd::lanes<P>; ++i) {
-      sum.add(double(s[i]));
-      if (std::isfinite(s[i])) sum.add(double(c[i]));
+  double take() { return take_sum().total(); }
+
+  /// take() where every lane is known finite, as W (double_word.hpp): for float, cheaper (see
+  /// take_finite); for double, the compensated sum in two words.
+  template <class W>
+  W take_wide() {
+    if constexpr (std::is_same<W, double>::value) {
+      return take_finite();
+    } else {
+      return w_sum<W>(take_sum());
     }
-    s_ = c_ = pset_zero();
-    return sum.total();
   }
 
   /// take() where every lane is known finite, cheaper for float: float lanes summed in double
@@ -65,13 +66,24 @@ class LaneSum {
   }
 
  private:
+  CompensatedSum take_sum() {
+    alignas(64) S s[simd::lanes<P>], c[simd::lanes<P>];
+    Eigen::internal::pstoreu(s, s_);
+    Eigen::internal::pstoreu(c, c_);
+    CompensatedSum sum;
+    for (int i = 0; i < simd::lanes<P>; ++i) {
+      sum.add(double(s[i]));
+      if (std::isfinite(s[i])) sum.add(double(c[i]));
+    }
+    s_ = c_ = pset_zero();
+    return sum;
+  }
+
   static P pset_zero() { return Eigen::internal::pset1<P>(S(0)); }
   P s_, c_;
 };
 
 }  // namespace detail
-}  // namespace focal
-
-#include "restore_warnings.hpp"
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_LANE_SUM_HPP

@@ -10,6 +10,8 @@
 // same code on a broadcast packet, so a value is the same bits whichever entry point computed
 // it.
 
+#include "config.hpp"
+
 #include <type_traits>
 #include <utility>
 
@@ -21,26 +23,24 @@
 #include "probability_kernel.hpp"
 #include "stable.hpp"
 
-#include "disable_warnings.hpp"
-
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 namespace simd {
 
 /// Where the packet kernel runs: logits wherever Eigen vectorizes Scalar, probabilities where
 /// their accurate logarithm exists (has_neg_log_unit: AVX-512); elsewhere the scalar kernel.
 template <class Scalar, class Input>
-constexpr bool packet_kernel_for =
+inline constexpr bool packet_kernel_for =
     vectorized<Scalar> &&
     (std::is_same<Input, Logits>::value || has_neg_log_unit<packet_t<Scalar>>);
 
 /// Focusing modes: 0 and 2 are γ = 0 (CE) and γ = 2 (the paper's) at compile time.
-constexpr int mode_int_runtime = 100;  // other integer γ: multiplication in a loop
-constexpr int mode_non_integer = -1;   // exp(−γ softplus(z)), exponent in double-word
-constexpr int mode_star = -2;          // FL*
+inline constexpr int mode_int_runtime = 100;  // other integer γ: multiplication in a loop
+inline constexpr int mode_non_integer = -1;   // exp(−γ softplus(z)), exponent in double-word
+inline constexpr int mode_star = -2;          // FL*
 
 /// Packets per eval_block call: the stages' stack buffers then hold 8 packets each.
-constexpr int block_packets = 8;
+inline constexpr int block_packets = 8;
 
 /// LogisticTerms (kernel.hpp) in packet form.
 template <class P, bool WithLow>
@@ -309,8 +309,6 @@ class SigmoidPacketKernel {
 
 }  // namespace simd
 }  // namespace detail
-}  // namespace focal
-
-#include "restore_warnings.hpp"
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_PACKET_KERNEL_HPP

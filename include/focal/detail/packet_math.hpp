@@ -10,19 +10,65 @@
 // exact down to the last subnormal. Float uses the Cephes polynomial Eigen uses, double a
 // Taylor polynomial; the reduction keeps the full range and the scaling is Eigen's exact pldexp.
 
+#include "config.hpp"
+
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
 #include <Eigen/Core>
 
-#include "disable_warnings.hpp"
-
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 namespace simd {
 
-using namespace Eigen::internal;  // packet primitives: padd, pmul, pmadd, pselect, ...
+// Eigen's packet primitives and traits, by name: a using-directive at namespace scope would
+// pull all of Eigen::internal into focal's namespace and every header that includes it.
+using Eigen::internal::packet_traits;
+using Eigen::internal::unpacket_traits;
+using Eigen::internal::pabs;
+using Eigen::internal::padd;
+using Eigen::internal::pand;
+using Eigen::internal::pandnot;
+using Eigen::internal::pcast;
+using Eigen::internal::pcmp_eq;
+using Eigen::internal::pcmp_le;
+using Eigen::internal::pcmp_lt;
+using Eigen::internal::pdiv;
+using Eigen::internal::pldexp;
+using Eigen::internal::pload;
+using Eigen::internal::ploadu;
+using Eigen::internal::plogical_shift_left;
+using Eigen::internal::plset;
+using Eigen::internal::pmadd;
+using Eigen::internal::pmax;
+using Eigen::internal::pmin;
+using Eigen::internal::pmul;
+using Eigen::internal::pnegate;
+using Eigen::internal::por;
+using Eigen::internal::predux;
+using Eigen::internal::predux_any;
+using Eigen::internal::predux_max;
+using Eigen::internal::preinterpret;
+using Eigen::internal::pselect;
+using Eigen::internal::pset1;
+using Eigen::internal::pstore;
+using Eigen::internal::pstoreu;
+using Eigen::internal::psub;
+using Eigen::internal::ptrue;
+using Eigen::internal::pzero;
+#if defined(FOCAL_HAS_SSE)
+using Eigen::internal::Packet2d;
+using Eigen::internal::Packet4f;
+#endif
+#if defined(FOCAL_HAS_AVX)
+using Eigen::internal::Packet4d;
+using Eigen::internal::Packet8f;
+#endif
+#if defined(FOCAL_HAS_AVX512)
+using Eigen::internal::Packet16f;
+using Eigen::internal::Packet8d;
+#endif
 
 template <class Scalar>
 using packet_t = typename packet_traits<Scalar>::type;
@@ -31,11 +77,11 @@ template <class P>
 using scalar_of = typename unpacket_traits<P>::type;
 
 template <class P>
-constexpr int lanes = unpacket_traits<P>::size;
+inline constexpr int lanes = unpacket_traits<P>::size;
 
 /// Whether focal's packet kernels run for this Scalar in this build (Eigen vectorizes it).
 template <class Scalar>
-constexpr bool vectorized = packet_traits<Scalar>::Vectorizable && lanes<packet_t<Scalar>> > 1;
+inline constexpr bool vectorized = packet_traits<Scalar>::Vectorizable && lanes<packet_t<Scalar>> > 1;
 
 template <class P>
 EIGEN_ALWAYS_INLINE P cst(scalar_of<P> v) {
@@ -49,7 +95,7 @@ template <class P>
 struct MaskOf {
   using type = P;
 };
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
 template <>
 struct MaskOf<Packet16f> {
   using type = __mmask16;
@@ -62,7 +108,7 @@ struct MaskOf<Packet8d> {
 template <class P>
 using mask_t = typename MaskOf<P>::type;
 
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
 #define FOCAL_DETAIL_CMP(name, eigen, predicate)                                           \
   template <class P>                                                                        \
   EIGEN_ALWAYS_INLINE mask_t<P> name(const P& a, const P& b) {                              \
@@ -90,7 +136,7 @@ FOCAL_DETAIL_CMP(equal, pcmp_eq, _CMP_EQ_OQ)
 /// a ≠ b: true where either is NaN (unordered).
 template <class P>
 EIGEN_ALWAYS_INLINE mask_t<P> not_equal(const P& a, const P& b) {
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ);
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -106,7 +152,7 @@ EIGEN_ALWAYS_INLINE mask_t<P> not_equal(const P& a, const P& b) {
 /// m ? a : b, lane by lane.
 template <class P>
 EIGEN_ALWAYS_INLINE P select(const mask_t<P>& m, const P& a, const P& b) {
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_mask_blend_ps(m, b, a);
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -148,7 +194,7 @@ EIGEN_ALWAYS_INLINE M mask_andnot(const M& a, const M& b) {
 /// m ? −v : v (a masked sign flip on AVX-512).
 template <class P>
 EIGEN_ALWAYS_INLINE P negate_where(const mask_t<P>& m, const P& v) {
-#if defined(EIGEN_VECTORIZE_AVX512DQ)
+#if defined(FOCAL_HAS_AVX512DQ)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_mask_xor_ps(v, m, v, _mm512_set1_ps(-0.0f));
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -164,7 +210,7 @@ EIGEN_ALWAYS_INLINE P negate_where(const mask_t<P>& m, const P& v) {
 /// m ? a·b : src (one masked multiplication on AVX-512).
 template <class P>
 EIGEN_ALWAYS_INLINE P multiply_where(const mask_t<P>& m, const P& a, const P& b, const P& src) {
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_mask_mul_ps(src, m, a, b);
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -180,7 +226,7 @@ EIGEN_ALWAYS_INLINE P multiply_where(const mask_t<P>& m, const P& a, const P& b,
 /// m ? a − b : a (one masked subtraction on AVX-512).
 template <class P>
 EIGEN_ALWAYS_INLINE P subtract_where(const mask_t<P>& m, const P& a, const P& b) {
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_mask_sub_ps(a, m, a, b);
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -197,21 +243,21 @@ EIGEN_ALWAYS_INLINE P subtract_where(const mask_t<P>& m, const P& a, const P& b)
 /// compiler cannot fold into vfnmadd), else c + (−a)·b as Eigen's pmadd computes it.
 template <class P>
 EIGEN_ALWAYS_INLINE P nmadd(const P& a, const P& b, const P& c) {
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_fnmadd_ps(a, b, c);
   } else if constexpr (std::is_same<P, Packet8d>::value) {
     return _mm512_fnmadd_pd(a, b, c);
   }
 #endif
-#if defined(EIGEN_VECTORIZE_FMA) && defined(EIGEN_VECTORIZE_AVX)
+#if defined(FOCAL_HAS_FMA) && defined(FOCAL_HAS_AVX)
   if constexpr (std::is_same<P, Packet8f>::value) {
     return _mm256_fnmadd_ps(a, b, c);
   } else if constexpr (std::is_same<P, Packet4d>::value) {
     return _mm256_fnmadd_pd(a, b, c);
   }
 #endif
-#if defined(EIGEN_VECTORIZE_FMA) && defined(EIGEN_VECTORIZE_SSE)
+#if defined(FOCAL_HAS_FMA) && defined(FOCAL_HAS_SSE)
   if constexpr (std::is_same<P, Packet4f>::value) {
     return _mm_fnmadd_ps(a, b, c);
   } else if constexpr (std::is_same<P, Packet2d>::value) {
@@ -242,8 +288,8 @@ EIGEN_ALWAYS_INLINE void two_sum(const P& a, const P& b, P& s, P& err) {
 /// rounded value; it emits no instruction.
 template <class P>
 EIGEN_ALWAYS_INLINE P opaque(P v) {
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#if defined(__AVX512F__)
+#if defined(FOCAL_HAS_X86_ASM)
+#if defined(FOCAL_HAS_AVX512)
   __asm__("" : "+v"(v));
 #else
   __asm__("" : "+x"(v));
@@ -256,7 +302,7 @@ EIGEN_ALWAYS_INLINE P opaque(P v) {
 template <class P>
 EIGEN_ALWAYS_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
   p = opaque(pmul(a, b));  // the rounded product, not fused into what adds it
-#if defined(__FMA__)
+#if defined(FOCAL_HAS_FMA)
   err = pmadd(a, b, pnegate(p));  // fused: exact
 #else
   using S = scalar_of<P>;
@@ -271,7 +317,7 @@ EIGEN_ALWAYS_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
 /// n − t·d exactly, for t ≈ n/d.
 template <class P>
 EIGEN_ALWAYS_INLINE P product_residual(const P& n, const P& t, const P& d) {
-#if defined(__FMA__)
+#if defined(FOCAL_HAS_FMA)
   return nmadd(t, d, n);  // fused: n − t·d in one rounding
 #else
   P p, err;
@@ -305,7 +351,7 @@ EIGEN_ALWAYS_INLINE P ldexp_exact(const P& y, const P& m) {
 /// 105593, from code our pragmas cannot reach).
 template <class P>
 EIGEN_ALWAYS_INLINE P scale_pow2(const P& y, const P& m) {
-#if defined(__AVX512F__)
+#if defined(FOCAL_HAS_AVX512)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_scalef_ps(y, m);
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -357,7 +403,7 @@ EIGEN_ALWAYS_INLINE bool mask_all(const M& m) {
 /// this check measured slower (the float packet holds twice the lanes per division).
 template <class P>
 EIGEN_ALWAYS_INLINE P divide_by(const P& a, const P& b, const P& r) {
-#if defined(__FMA__)
+#if defined(FOCAL_HAS_FMA)
   using S = scalar_of<P>;
   if constexpr (std::is_same<S, double>::value) {
     constexpr int emin = std::numeric_limits<S>::min_exponent - 1;  // −1022
@@ -391,7 +437,7 @@ constexpr S exp_lowest() {
 template <class P>
 EIGEN_ALWAYS_INLINE P neg_abs_clamped(const P& v) {
   using S = scalar_of<P>;
-#if defined(EIGEN_VECTORIZE_AVX512DQ)
+#if defined(FOCAL_HAS_AVX512DQ)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_range_ps(v, cst<P>(exp_lowest<S>()), 0xE);  // min |·|, sign set
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -405,7 +451,7 @@ EIGEN_ALWAYS_INLINE P neg_abs_clamped(const P& v) {
 /// where it is true the kernel subtracts z, so a NaN logit makes the loss and gradient NaN.
 template <class P>
 EIGEN_ALWAYS_INLINE mask_t<P> negative_or_nan(const P& z) {
-#if defined(EIGEN_VECTORIZE_AVX512DQ)
+#if defined(FOCAL_HAS_AVX512DQ)
   if constexpr (std::is_same<P, Packet16f>::value) {
     return _mm512_cmp_ps_mask(z, pzero(z), _CMP_NGE_UQ);
   } else if constexpr (std::is_same<P, Packet8d>::value) {
@@ -433,7 +479,7 @@ EIGEN_ALWAYS_INLINE P round_product(const P& x, scalar_of<P> k) {
 template <class P>
 EIGEN_ALWAYS_INLINE P exp_finish(const P& y, const P& r) {
   using S = scalar_of<P>;
-#if defined(__FMA__)
+#if defined(FOCAL_HAS_FMA)
   return pmadd(pmadd(y, r, cst<P>(S(1))), r, cst<P>(S(1)));
 #else
   return padd(cst<P>(S(1)), pmadd(y, pmul(r, r), r));
@@ -541,7 +587,7 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
   }
 }
 
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
 /// The table logarithm of AVX-512 packets, for m in [1, 2] given inv_m = 1/m within an ulp:
 /// c = inv_m rounded to a multiple of 1/32 for float (k/32, k = 16…32), of 1/16 for double
 /// (k/16, k = 8…16: vpermt2pd holds 16 entries, not 17), makes r = m·c − 1 exact (c·m lies on a
@@ -632,7 +678,7 @@ EIGEN_ALWAYS_INLINE TableLog<P> table_log(const P& m, const P& inv_m) {
 /// accurate. Elsewhere, log_1_to_2(d).
 template <class P>
 EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
   if constexpr (std::is_same<P, Packet16f>::value || std::is_same<P, Packet8d>::value) {
     const TableLog<P> t = table_log(d, inv_d);
     P s, s_err;
@@ -647,8 +693,8 @@ EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
 /// instruction. (A polynomial log elsewhere would cost the probability kernel half an ulp
 /// against libm's; there it stays scalar.)
 template <class P>
-constexpr bool has_neg_log_unit =
-#if defined(EIGEN_VECTORIZE_AVX512)
+inline constexpr bool has_neg_log_unit =
+#if defined(FOCAL_HAS_AVX512)
     std::is_same<P, Packet16f>::value || std::is_same<P, Packet8d>::value;
 #else
     false;
@@ -661,7 +707,7 @@ constexpr bool has_neg_log_unit =
 template <class P>
 EIGEN_ALWAYS_INLINE P neg_log_unit(const P& v, const P& corr) {
   static_assert(has_neg_log_unit<P>, "focal: neg_log_unit needs AVX-512 packets");
-#if defined(EIGEN_VECTORIZE_AVX512)
+#if defined(FOCAL_HAS_AVX512)
   using S = scalar_of<P>;
   constexpr bool f = std::is_same<P, Packet16f>::value;
   P m, e;
@@ -694,8 +740,6 @@ EIGEN_ALWAYS_INLINE P neg_log_unit(const P& v, const P& corr) {
 
 }  // namespace simd
 }  // namespace detail
-}  // namespace focal
-
-#include "restore_warnings.hpp"
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_PACKET_MATH_HPP

@@ -3,14 +3,16 @@
 
 // The parameters of the shared sigmoid-family kernel, in scalar and packet form alike.
 
+#include "config.hpp"
+
 #include <cmath>
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 /// Integer γ up to this value is computed by multiplication; larger or fractional γ use the
 /// compensated exp. (γ = 64 already sends q^γ below float's range for q ≤ 0.25.)
-constexpr int max_int_gamma = 64;
+inline constexpr int max_int_gamma = 64;
 
 /// −1 if γ is not an integer in [0, max_int_gamma], else γ.
 template <class Scalar>
@@ -35,6 +37,6 @@ struct SigmoidParams {
 };
 
 }  // namespace detail
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_PARAMS_HPP

@@ -4,12 +4,14 @@
 // The sigmoid-family losses on probabilities, one element in scalar arithmetic: the fallback
 // of builds without SIMD and, lane by lane, of non-integer γ in the packet kernel.
 
+#include "config.hpp"
+
 #include <cmath>
 
 #include "params.hpp"
 #include "stable.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 /// Loss and/or ∂loss/∂p at probability p in [0, 1] (or NaN), target positive (y = 1) or not.
@@ -45,6 +47,6 @@ void probability_eval(const SigmoidParams<Scalar>& prm, Scalar p, bool positive,
 }
 
 }  // namespace detail
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_PROBABILITY_KERNEL_HPP

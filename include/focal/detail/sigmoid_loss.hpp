@@ -5,8 +5,11 @@
 // expressions, and the fused value_and_gradient pass. The public loss types derive from
 // SigmoidLoss and only add constructors and parameter accessors.
 
+#include "config.hpp"
+
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include <Eigen/Core>
 
@@ -18,9 +21,7 @@
 #include "kernel.hpp"
 #include "packet_kernel.hpp"
 
-#include "disable_warnings.hpp"
-
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 /// Eigen binary functor: per-element loss (Derivative = false) or ∂loss/∂x, unchecked (the
@@ -258,52 +259,84 @@ class SigmoidLoss {
   /// The fused pass against class-index labels: for N × K inputs and N labels, returns
   /// Σ w_i·loss_ij / normalizer over non-ignored rows and writes grad = its derivative, as the
   /// dense call would with one-hot targets, in one pass in the inputs' storage order, with no
-  /// one-hot array and no allocation. Ignored rows get a zero gradient row.
+  /// one-hot array and no allocation. Ignored rows get a zero gradient row. exec:
+  /// focal::threads(n) or focal::parallel(pool); the result is the same bits with any.
   /// @throws std::invalid_argument as value(inputs, labels), on a grad of another shape, or a
   /// normalizer that is not positive and finite; grad is then untouched.
-  template <class DX, class L, class W, class DG>
+  template <class DX, class L, class W, class G, class Exec = Threads>
   Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels,
-                            const Eigen::DenseBase<DG>& grad, Scalar normalizer = Scalar(1),
-                            Threads threads = Threads{}) const {
+                            G&& grad, Scalar normalizer = Scalar(1),
+                            const Exec& exec = Exec{}) const {
     check_input_scalar<DX>();
-    check_grad<DG>();
+    auto& out = writable_grad<Scalar>(std::forward<G>(grad));
     check_normalizer(normalizer);
     check_labeled(inputs, labels);
-    check_shape("grad", grad.rows(), grad.cols(), input_name<Input>(), inputs.rows(),
+    check_shape("grad", out.rows(), out.cols(), input_name<Input>(), inputs.rows(),
                 inputs.cols());
-    DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
     const double total = fused_labels<Scalar>(span(normalizer), inputs.derived(), labels, out,
-                                              threads.resolved());
+                                              exec);
     return static_cast<Scalar>(total / static_cast<double>(normalizer));
+  }
+
+  /// The same with torchvision's RetinaNet normalization: the rows are the anchors of
+  /// B = images.size() images, in order, and the result is the mean over images of each
+  /// image's Σ w_i·loss_ij divided by max(1, its number of foreground anchors), with grad its
+  /// derivative: one call instead of a Map and a normalizer per image.
+  /// @throws std::invalid_argument as above, on no images, an image size that is negative, or
+  /// sizes that do not add up to the number of rows; grad is then untouched.
+  template <class DX, class L, class W, class G, class D, class Exec = Threads>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels,
+                            G&& grad, const PerImage<D>& images,
+                            const Exec& exec = Exec{}) const {
+    check_input_scalar<DX>();
+    auto& out = writable_grad<Scalar>(std::forward<G>(grad));
+    check_labeled(inputs, labels);
+    check_shape("grad", out.rows(), out.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
+    check_images(images, inputs.rows(), input_name<Input>());
+    const Eigen::Index count = images.size();
+    CompensatedSum total;
+    for (Eigen::Index b = 0, first = 0; b < count; ++b) {
+      const Eigen::Index n = images[b];
+      const auto part = labels.rows(first, n);
+      // B·max(1, #foreground) as the normalizer: each image's mean, then the mean over images.
+      const Scalar normalizer = Scalar(count) * foreground_normalizer<Scalar>(part);
+      auto g = out.middleRows(first, n);
+      const double t = fused_labels<Scalar>(span(normalizer), inputs.derived().middleRows(first, n),
+                                            part, g, exec);
+      total.add(t / static_cast<double>(normalizer));
+      first += n;
+    }
+    return static_cast<Scalar>(total.total());
   }
 
   /// The fused pass: returns Σ loss / normalizer and writes grad = ∂(Σ loss / normalizer)/∂x
   /// in one pass over the inputs, allocating nothing. Targets (and probabilities) are checked
   /// in a read-only sweep first, so that grad is untouched when they are bad. grad is any
-  /// writable dense object of the inputs' shape (Array, Matrix, Block, rvalue Map); it is never
-  /// resized, and may be the very object holding the inputs (in-place). RetinaNet passes
-  /// normalizer = max(1, #foreground). The total is summed in double with compensation.
+  /// writable dense object of the inputs' shape (an Array or Matrix, a Block, a Map, a Ref);
+  /// it is never resized, and may be the very object holding the inputs (in-place). A const
+  /// or temporary Array or Matrix does not compile. RetinaNet passes normalizer =
+  /// max(1, #foreground). The total is summed in double with compensation. exec:
+  /// focal::threads(n) or focal::parallel(pool); the result is the same bits with any.
   /// @throws std::invalid_argument on a shape mismatch (targets or grad), a target other than
   /// 0 or 1, a probability outside [0, 1], or a normalizer that is not positive and finite;
   /// grad is left untouched.
-  template <class DX, class DY, class DG>
+  template <class DX, class DY, class G, class Exec = Threads>
   Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs,
-                            const Eigen::DenseBase<DY>& targets,
-                            const Eigen::DenseBase<DG>& grad, Scalar normalizer = Scalar(1),
-                            Threads threads = Threads{}) const {
+                            const Eigen::DenseBase<DY>& targets, G&& grad,
+                            Scalar normalizer = Scalar(1), const Exec& exec = Exec{}) const {
     check_scalar<DX, DY>();
-    check_grad<DG>();
+    auto& out = writable_grad<Scalar>(std::forward<G>(grad));
     check_normalizer(normalizer);
     check_shape("targets", targets.rows(), targets.cols(), input_name<Input>(), inputs.rows(),
                 inputs.cols());
-    check_shape("grad", grad.rows(), grad.cols(), input_name<Input>(), inputs.rows(),
+    check_shape("grad", out.rows(), out.cols(), input_name<Input>(), inputs.rows(),
                 inputs.cols());
     // Targets are read twice: checked first, so that grad is untouched when they are bad
     // (the fused pass could not take back what it wrote).
     check_contents(inputs, targets);
-    DG& out = const_cast<Eigen::DenseBase<DG>&>(grad).derived();
     const double total = fused_dense<Scalar>(span(normalizer), inputs.derived(),
-                                             targets.derived(), out, threads.resolved());
+                                             targets.derived(), out, exec);
     return static_cast<Scalar>(total / static_cast<double>(normalizer));
   }
 
@@ -328,14 +361,6 @@ class SigmoidLoss {
     static_assert(std::is_same<typename DX::Scalar, Scalar>::value,
                   "focal: logits/probabilities must have the loss's Scalar type "
                   "(float arrays for a loss<float>, double arrays for a loss<double>)");
-  }
-
-  template <class DG>
-  static constexpr void check_grad() {
-    static_assert(std::is_same<typename DG::Scalar, Scalar>::value,
-                  "focal: grad must have the loss's Scalar type (float for a loss<float>)");
-    static_assert((int(Eigen::internal::traits<DG>::Flags) & Eigen::LvalueBit) != 0,
-                  "focal: grad must be writable: an Array, a Matrix, a Block or a non-const Map");
   }
 
   template <class DX, class L, class W>
@@ -395,9 +420,7 @@ class SigmoidLoss {
 };
 
 }  // namespace detail
-}  // namespace focal
-
-#include "restore_warnings.hpp"
+FOCAL_NAMESPACE_END
 
 namespace Eigen {
 namespace internal {

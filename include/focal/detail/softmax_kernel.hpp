@@ -8,17 +8,22 @@
 // No q^(γ−1) appears, so saturated rows stay finite for every γ ≥ 0.
 //
 // With m = max x and a its (first) index: s_c = exp(x_c − m) with x_c − m carried exactly,
-// S = 1 + R with R = Σ_{c≠a} s_c, −log p_t = (m − x_t) + log1p(R). Row sums and the row's
-// scalars are kept in double (exact sums of float terms; compensated for double).
+// S = 1 + R with R = Σ_{c≠a} s_c, −log p_t = (m − x_t) + log1p(R). Row sums are compensated
+// and the row's scalars kept in double for float rows, in two words for double rows
+// (double_word.hpp): what is left is the exps' and log1p's own rounding, and q^γ multiplies
+// only that by γ.
+
+#include "config.hpp"
 
 #include <cmath>
 #include <limits>
 
 #include <Eigen/Core>
 
+#include "double_word.hpp"
 #include "stable.hpp"
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 /// exp(v − m) for v ≤ m, with v − m as an exact double-word (the rounding of the difference
@@ -32,42 +37,44 @@ inline Scalar exp_difference(Scalar v, Scalar m) noexcept {
   return std::isfinite(d_lo) ? e + e * d_lo : e;  // v = −∞ or m = +∞: e is already exact (0)
 }
 
-/// A row's scalars, in double, from its sums: R = Σ_{c≠a} s_c and Q = Σ_{c≠t} s_c of
-/// s_c = exp(x_c − m), the target's s_t, the maximum m and the target's logit x_t.
+/// A row's scalars, from its sums: R = Σ_{c≠a} s_c and Q = Σ_{c≠t} s_c of s_c = exp(x_c − m),
+/// the target's s_t, the maximum m and the target's logit x_t. W: double for float rows, two
+/// words for double rows (double_word.hpp).
+template <class W>
 struct SoftmaxRowTerms {
   double loss;  // anchor_weight·α_t q^γ (−log p_t)
-  double w;     // −α_t q^γ (1 + γ p_t r)
-  double q;     // 1 − p_t
-  double sum;   // Σ s_c = 1 + R
+  W w;          // −α_t q^γ (1 + γ p_t r)
+  W q;          // 1 − p_t
+  W sum;        // Σ s_c = 1 + R
 };
 
-template <class Scalar>
-inline SoftmaxRowTerms softmax_row_terms(double r, double q_sum, Scalar st, Scalar m, Scalar xt,
-                                         Scalar alpha_t, Scalar gamma, int int_gamma,
-                                         Scalar anchor_weight) {
-  SoftmaxRowTerms terms;
-  terms.sum = 1 + r;
-  const double gap = xt == m ? 0.0 : static_cast<double>(m) - static_cast<double>(xt);
-  const double nl = gap + std::log1p(r);  // −log p_t ≥ 0
-  terms.q = q_sum / terms.sum;            // 1 − p_t, from the non-target terms
-  const double pt = static_cast<double>(st) / terms.sum;
-  const double qg =
-      int_gamma >= 0 ? int_pow(terms.q, int_gamma) : std::pow(terms.q, double(gamma));
-  terms.loss = weight(double(anchor_weight), weight(double(alpha_t), qg * nl));
-  const double ratio = terms.q > 0 ? nl / terms.q : 1.0;  // r(q) → 1 as q → 0
-  const double pt_ratio = pt > 0 ? pt * ratio : 0.0;      // p_t·r → 0 as p_t → 0
-  terms.w = -double(alpha_t) * qg * (1 + double(gamma) * pt_ratio);
+template <class W, class Scalar>
+inline SoftmaxRowTerms<W> softmax_row_terms(const W& r, const W& q_sum, Scalar st, Scalar m,
+                                            Scalar xt, Scalar alpha_t, Scalar gamma,
+                                            int int_gamma, Scalar anchor_weight) {
+  SoftmaxRowTerms<W> terms;
+  terms.sum = w_add(r, 1.0);
+  const W gap = xt == m ? w_from<W>(0) : w_difference<W>(m, xt);
+  const W nl = w_add(gap, w_log1p(r));  // −log p_t ≥ 0
+  terms.q = w_div(q_sum, terms.sum);    // 1 − p_t, from the non-target terms
+  const W pt = w_div(w_from<W>(double(st)), terms.sum);
+  const W qg = int_gamma >= 0 ? w_pow_int(terms.q, int_gamma) : w_pow(terms.q, double(gamma));
+  terms.loss = weight(double(anchor_weight), weight(double(alpha_t), w_value(w_mul(qg, nl))));
+  const W ratio = w_value(terms.q) > 0 ? w_div(nl, terms.q) : w_from<W>(1);  // r(q) → 1, q → 0
+  const W pt_ratio = w_value(pt) > 0 ? w_mul(pt, ratio) : w_from<W>(0);     // → 0, p_t → 0
+  terms.w = w_mul(w_mul(qg, -double(alpha_t)), w_add(w_mul(pt_ratio, double(gamma)), 1.0));
   return terms;
 }
 
 /// ∂(anchor_weight·FL)/∂x_c / normalizer for a column with s_c = s (the target's if target).
-template <class Scalar>
-inline Scalar softmax_gradient(const SoftmaxRowTerms& terms, bool target, Scalar s,
+template <class W, class Scalar>
+inline Scalar softmax_gradient(const SoftmaxRowTerms<W>& terms, bool target, Scalar s,
                                Scalar anchor_weight, Scalar normalizer) {
-  const double g = target ? terms.w * terms.q : -terms.w * (static_cast<double>(s) / terms.sum);
+  const W g = target ? w_mul(terms.w, terms.q)
+                     : w_mul(w_div(w_mul(terms.w, double(s)), terms.sum), -1.0);
   // (g·weight)/normalizer, not g·(weight/normalizer): the latter overflows for a tiny
   // normalizer and turns zero gradients into 0·∞.
-  return static_cast<Scalar>(g * double(anchor_weight) / double(normalizer));
+  return static_cast<Scalar>(w_value(w_div(w_mul(g, double(anchor_weight)), double(normalizer))));
 }
 
 /// Loss of one row, weighted by anchor_weight; with Grad, also writes the row's gradient
@@ -101,7 +108,7 @@ double softmax_focal_row(XAt x, Eigen::Index classes, Eigen::Index t, Scalar alp
   // Pass 2: s_c, their sums without the argmax (R) and without the target (Q). The s_c are
   // parked in the gradient row, which pass 3 overwrites.
   const Scalar xt = x(t);
-  CompensatedSum r_sum, q_sum;
+  CompensatedSum r_sum, q_sum;  // sums of Scalars: a float row's exactly
   Scalar st = Scalar(1);
   for (Eigen::Index j = 0; j < classes; ++j) {
     const Scalar s = exp_difference(x(j), m);
@@ -110,8 +117,10 @@ double softmax_focal_row(XAt x, Eigen::Index classes, Eigen::Index t, Scalar alp
     if (j == t) st = s;
     if constexpr (Grad) grad(j) = s;
   }
-  const SoftmaxRowTerms terms = softmax_row_terms(r_sum.total(), q_sum.total(), st, m, xt,
-                                                  alpha_t, gamma, int_gamma, anchor_weight);
+  using W = wide_t<Scalar>;
+  const SoftmaxRowTerms<W> terms = softmax_row_terms(w_sum<W>(r_sum), w_sum<W>(q_sum), st, m,
+                                                     xt, alpha_t, gamma, int_gamma,
+                                                     anchor_weight);
   if constexpr (Grad) {
     for (Eigen::Index j = 0; j < classes; ++j) {
       grad(j) = softmax_gradient(terms, j == t, grad(j), anchor_weight, normalizer);
@@ -123,6 +132,6 @@ double softmax_focal_row(XAt x, Eigen::Index classes, Eigen::Index t, Scalar alp
 }
 
 }  // namespace detail
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_SOFTMAX_KERNEL_HPP

@@ -9,6 +9,8 @@
 // as one product per packet. Rows with a NaN or an infinite logit, rows shorter than a packet,
 // and gradient scales outside the normal range are left to the scalar kernel's formulas.
 
+#include "config.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -16,28 +18,27 @@
 
 #include <Eigen/Core>
 
+#include "double_word.hpp"
 #include "lane_sum.hpp"
 #include "packet_math.hpp"
 #include "softmax_kernel.hpp"
 #include "stable.hpp"
 
-#include "disable_warnings.hpp"
-
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 /// Scalars in the stack buffer through which rows in other layouts reach the packet kernel
 /// (16 KiB of float), where it holds a cache line of each column (16 rows of float, 8 of
 /// double); for wider rows, softmax_wide_buffer's 64 KiB (Eigen's own stack allocations go to
 /// 128 KiB). Rows of more classes than that holds take the scalar kernel there.
-constexpr Eigen::Index softmax_buffer = 4096;
+inline constexpr Eigen::Index softmax_buffer = 4096;
 template <class Scalar>
-constexpr Eigen::Index softmax_wide_buffer = 65536 / Eigen::Index(sizeof(Scalar));
+inline constexpr Eigen::Index softmax_wide_buffer = 65536 / Eigen::Index(sizeof(Scalar));
 
 /// What the packet passes over a row leave for its scalars: R, Q, s_t, the maximum and x_t.
 template <class Scalar>
 struct RowSums {
-  double r = 0, q = 0;
+  wide_t<Scalar> r{}, q{};
   Scalar st = 0, m = 0, xt = 0;
 };
 
@@ -106,10 +107,12 @@ bool softmax_row_sums(const Scalar* x, Eigen::Index classes, Eigen::Index t, Sca
   alignas(64) Scalar target_lanes[L];
   pstore(target_lanes, target);
   sums.st = target_lanes[t >= last_start ? t - last_start : t % L];
-  const double u = u_sum.take_finite(), n_top = double(predux(ties));
+  using W = wide_t<Scalar>;
+  const W u = u_sum.template take_wide<W>();
+  const double n_top = double(predux(ties));
   const bool target_top = xt == m;
-  sums.r = (target_top ? u : u + double(sums.st)) + (n_top - 1);
-  sums.q = u + (target_top ? n_top - 1 : n_top);
+  sums.r = w_add(target_top ? u : w_add(u, double(sums.st)), n_top - 1);
+  sums.q = w_add(u, target_top ? n_top - 1 : n_top);
   sums.m = m;
   sums.xt = xt;
   return true;
@@ -124,12 +127,14 @@ double softmax_row_finish(const RowSums<Scalar>& sums, Eigen::Index classes, Eig
   using namespace Eigen::internal;
   using P = simd::packet_t<Scalar>;
   constexpr int L = simd::lanes<P>;
-  const SoftmaxRowTerms terms = softmax_row_terms(sums.r, sums.q, sums.st, sums.m, sums.xt,
-                                                  alpha_t, gamma, int_gamma, anchor_weight);
+  const auto terms = softmax_row_terms(sums.r, sums.q, sums.st, sums.m, sums.xt, alpha_t, gamma,
+                                       int_gamma, anchor_weight);
   if constexpr (Grad) {
     // −w·s/Σs·weight/normalizer as c·s; where c would overflow, or lose precision below the
     // normal range, the scalar kernel's order of operations (softmax_gradient) instead.
-    const double c = -terms.w / terms.sum * double(anchor_weight) / double(normalizer);
+    const double c = w_value(
+        w_div(w_mul(w_div(w_mul(terms.w, -1.0), terms.sum), double(anchor_weight)),
+              double(normalizer)));
     const bool direct = c == 0 || (std::fabs(c) >= double(std::numeric_limits<Scalar>::min()) &&
                                    std::fabs(c) <= double(std::numeric_limits<Scalar>::max()));
     if (direct) {
@@ -163,12 +168,21 @@ bool softmax_row_sums_fast(const Scalar* x, Eigen::Index classes, Eigen::Index t
   }
 }
 
-/// Row i of a at row_start(a, i): a row-major object with contiguous rows (inner stride 1),
-/// in a build where the packet kernel runs for its Scalar; nullptr for any other object.
+/// Pointer to the elements of a: const where a is const or read-only (an expression).
 template <class D>
-auto row_start(D& a, Eigen::Index i) -> decltype(&a.coeffRef(0, 0)) {
-  using Scalar = typename std::remove_const<D>::type::Scalar;
-  constexpr int flags = int(Eigen::internal::traits<typename std::remove_const<D>::type>::Flags);
+using element_pointer =
+    std::conditional_t<std::is_const<D>::value ||
+                           (int(Eigen::internal::traits<std::remove_const_t<D>>::Flags) &
+                            Eigen::LvalueBit) == 0,
+                       const typename D::Scalar*, typename D::Scalar*>;
+
+/// Row i of a at row_start(a, i): a row-major object with contiguous rows (inner stride 1),
+/// in a build where the packet kernel runs for its Scalar; nullptr for any other object
+/// (expressions included).
+template <class D>
+element_pointer<D> row_start(D& a, Eigen::Index i) {
+  using Scalar = typename D::Scalar;
+  constexpr int flags = int(Eigen::internal::traits<std::remove_const_t<D>>::Flags);
   if constexpr (simd::vectorized<Scalar> && (flags & Eigen::DirectAccessBit) != 0 &&
                 (flags & Eigen::RowMajorBit) != 0) {
     // Class indices go through the packets as Scalar: exact up to 2^digits.
@@ -183,9 +197,9 @@ auto row_start(D& a, Eigen::Index i) -> decltype(&a.coeffRef(0, 0)) {
 /// Column j of a at column_start(a, j): a column-major object with contiguous columns (inner
 /// stride 1), in a build where the packet kernel runs for its Scalar; nullptr for any other.
 template <class D>
-auto column_start(D& a, Eigen::Index j) -> decltype(&a.coeffRef(0, 0)) {
-  using Scalar = typename std::remove_const<D>::type::Scalar;
-  constexpr int flags = int(Eigen::internal::traits<typename std::remove_const<D>::type>::Flags);
+element_pointer<D> column_start(D& a, Eigen::Index j) {
+  using Scalar = typename D::Scalar;
+  constexpr int flags = int(Eigen::internal::traits<std::remove_const_t<D>>::Flags);
   if constexpr (simd::vectorized<Scalar> && (flags & Eigen::DirectAccessBit) != 0 &&
                 (flags & Eigen::RowMajorBit) == 0) {
     if (a.innerStride() == 1) return a.data() + j * a.outerStride();
@@ -193,6 +207,15 @@ auto column_start(D& a, Eigen::Index j) -> decltype(&a.coeffRef(0, 0)) {
   (void)a;
   (void)j;
   return nullptr;
+}
+
+/// Rows per summation chunk of the softmax pass (the unit of threading): about 8,192
+/// elements, and at least a cache line of each column, which the gather of other layouts
+/// copies at a time.
+template <class Scalar>
+Eigen::Index softmax_chunk_rows(Eigen::Index classes) {
+  constexpr Eigen::Index line = 64 / Eigen::Index(sizeof(Scalar));
+  return std::max(line, Eigen::Index(8192) / std::max<Eigen::Index>(classes, 1));
 }
 
 /// Prefetches elements [from, from + n) of each of `classes` columns `stride` apart (for
@@ -268,17 +291,18 @@ EIGEN_DONT_INLINE void with_wide_buffer(const F& f) {
   f(buffer, softmax_wide_buffer<Scalar>);
 }
 
-/// The softmax rows of x (any layout, at most softmax_wide_buffer classes) into g through a
-/// row-major stack buffer, a chunk of rows at a time: gathered, run there in place by
+/// Rows [first, end) of x (any layout, at most softmax_wide_buffer classes) into g through a
+/// row-major stack buffer, a part at a time: gathered, run there in place by
 /// run(buffer, first row, rows), and the gradient rows scattered back; each class's rows are
 /// read and written in storage order. Contiguous columns (a column-major array, Map or Block)
-/// go through transpose_rows, the next chunk's lines prefetched; anything else element by
+/// go through transpose_rows, the next part's lines prefetched; anything else element by
 /// element. In a frame of its own: inlined, it made the row-major calls up to 10% slower.
 /// Measured on float, column-major, against element-by-element copies through the 16 KiB
 /// buffer alone (medians of 5, three runs): 21 classes 10.2 -> 9.0 ms, 81 classes 5.6 -> 4.0,
 /// 1,000 classes 6.2 -> 2.8.
 template <class DX, class DG, class Run>
-EIGEN_DONT_INLINE void gathered_rows(const DX& x, DG& g, const Run& run) {
+EIGEN_DONT_INLINE void gathered_rows(const DX& x, DG& g, Eigen::Index first, Eigen::Index end,
+                                     const Run& run) {
   using Scalar = typename DX::Scalar;
   const Eigen::internal::evaluator<DX> ex(x);
   Eigen::internal::evaluator<DG> eg(g);
@@ -288,12 +312,16 @@ EIGEN_DONT_INLINE void gathered_rows(const DX& x, DG& g, const Run& run) {
   const Eigen::Index x_stride = x_cols != nullptr && classes > 1 ? column_start(x, 1) - x_cols : 0;
   const Eigen::Index g_stride = g_cols != nullptr && classes > 1 ? column_start(g, 1) - g_cols : 0;
   constexpr Eigen::Index line = 64 / Eigen::Index(sizeof(Scalar));  // a cache line's rows
-  const auto chunks = [&](Scalar* buffer, Eigen::Index capacity) {
+  const auto parts = [&](Scalar* buffer, Eigen::Index capacity) {
     // 4,096 scalars, which stay in L1 from the gather through the kernel to the scatter, or a
-    // cache line of each column where that is more.
-    const Eigen::Index chunk = std::min(capacity / classes, std::max(line, softmax_buffer / classes));
-    for (Eigen::Index c0 = 0; c0 < rows; c0 += chunk) {
-      const Eigen::Index n = std::min(chunk, rows - c0), next = std::min(chunk, rows - c0 - n);
+    // cache line of each column where that is more; the range cut into equal parts of at
+    // most that.
+    const Eigen::Index most = std::min(capacity / classes, std::max(line, softmax_buffer / classes));
+    const Eigen::Index count = (end - first + most - 1) / most;
+    const Eigen::Index size = count == 0 ? 0 : (end - first + count - 1) / count;
+    for (Eigen::Index c0 = first; c0 < end; c0 += size) {
+      // The next part's lines, also past the range: the next chunk's first part.
+      const Eigen::Index n = std::min(size, end - c0), next = std::min(size, rows - c0 - n);
       if (x_cols != nullptr) {
         transpose_rows<false>(const_cast<Scalar*>(x_cols) + c0, x_stride, n, classes, buffer);
         prefetch_columns<0>(x_cols, x_stride, classes, c0 + n, next);
@@ -313,15 +341,13 @@ EIGEN_DONT_INLINE void gathered_rows(const DX& x, DG& g, const Run& run) {
   };
   if (classes * line <= softmax_buffer) {
     alignas(64) Scalar buffer[softmax_buffer];
-    chunks(buffer, softmax_buffer);
+    parts(buffer, softmax_buffer);
   } else {
-    with_wide_buffer<Scalar>(chunks);
+    with_wide_buffer<Scalar>(parts);
   }
 }
 
 }  // namespace detail
-}  // namespace focal
-
-#include "restore_warnings.hpp"
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_SOFTMAX_PACKET_HPP

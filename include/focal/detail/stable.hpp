@@ -4,11 +4,13 @@
 // Scalar building blocks that keep every digit: error-free transformations, integer powers
 // by multiplication, and a compensated exp for non-integer powers. Private to focal.
 
+#include "config.hpp"
+
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
-namespace focal {
+FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
 template <class Scalar>
@@ -27,7 +29,7 @@ inline void two_sum(Scalar a, Scalar b, Scalar& s, Scalar& err) noexcept {
 template <class Scalar>
 inline void two_prod(Scalar a, Scalar b, Scalar& p, Scalar& err) noexcept {
   p = a * b;
-#if defined(__FMA__) || defined(FP_FAST_FMA)
+#if defined(FOCAL_HAS_FMA) || defined(FP_FAST_FMA)
   err = std::fma(a, b, -p);
 #else
   // Dekker's product with Veltkamp's split; without hardware FMA, std::fma would be a slow
@@ -44,7 +46,7 @@ inline void two_prod(Scalar a, Scalar b, Scalar& p, Scalar& err) noexcept {
 /// n − t·d exactly, for a quotient t ≈ n/d (so that n − t·d is tiny next to n).
 template <class Scalar>
 inline Scalar product_residual(Scalar n, Scalar t, Scalar d) noexcept {
-#if defined(__FMA__) || defined(FP_FAST_FMA)
+#if defined(FOCAL_HAS_FMA) || defined(FP_FAST_FMA)
   return std::fma(-t, d, n);
 #else
   Scalar p, err;
@@ -118,12 +120,15 @@ class CompensatedSum {
     s_ = t;
   }
   double total() const noexcept { return std::isfinite(s_) ? s_ + c_ : s_; }
+  /// The sum and its compensation, unrounded: total() = high() + low().
+  double high() const noexcept { return s_; }
+  double low() const noexcept { return std::isfinite(s_) ? c_ : 0; }
 
  private:
   double s_ = 0, c_ = 0;
 };
 
 }  // namespace detail
-}  // namespace focal
+FOCAL_NAMESPACE_END
 
 #endif  // FOCAL_DETAIL_STABLE_HPP

@@ -1,0 +1,159 @@
+#ifndef FOCAL_DETAIL_DOUBLE_WORD_HPP
+#define FOCAL_DETAIL_DOUBLE_WORD_HPP
+
+// Double-word arithmetic (Joldes, Muller, Popescu, "Tight and rigorous error bounds for basic
+// building blocks of double-word arithmetic", ACM TOMS 2017): a value hi + lo, |lo| ≤ ulp(hi)/2,
+// carried through a few operations at about 2^-100 relative error. The softmax rows of double
+// logits keep their scalars (q, −log p_t, q^γ, the gradient's factor) this way: in plain double
+// each operation would add its rounding to the result's few ulp, and q^γ multiply q's by γ.
+// Rows of float logits use plain double (wide_t), 2^-29 of a float ulp.
+//
+// The same operations are defined on double (w_add(a, b) = a + b, ...), so that the row
+// formulas are written once for both. Non-finite values are carried in hi with lo = 0.
+
+#include "config.hpp"
+
+#include <cmath>
+#include <type_traits>
+
+#include "stable.hpp"
+
+FOCAL_NAMESPACE_BEGIN
+namespace detail {
+
+struct DoubleWord {
+  double hi = 0, lo = 0;
+};
+
+/// The type a softmax row's scalars are kept in: double for float logits, DoubleWord for double.
+template <class Scalar>
+using wide_t = std::conditional_t<std::is_same<Scalar, float>::value, double, DoubleWord>;
+
+/// hi + lo with |lo| ≤ ulp(hi)/2, given |hi| ≥ |lo| or hi = 0 (Fast2Sum); lo = 0 where hi + lo
+/// is not finite (Fast2Sum's lo would be NaN there).
+inline DoubleWord w_normalize(double hi, double lo) noexcept {
+  // A non-finite lo with a finite hi: Dekker's product (no FMA) overflowed in its split.
+  if (!std::isfinite(lo)) return {hi, 0};
+  const double s = hi + lo;
+  if (!std::isfinite(s)) return {s, 0};
+  return {s, lo - (s - hi)};
+}
+
+inline double w_value(double a) noexcept { return a; }
+inline double w_value(const DoubleWord& a) noexcept { return a.hi + a.lo; }
+
+template <class W>
+W w_from(double a) noexcept {
+  if constexpr (std::is_same<W, double>::value) {
+    return a;
+  } else {
+    return DoubleWord{a, 0};
+  }
+}
+
+/// A compensated sum's total: rounded to double, or in two words.
+template <class W>
+W w_sum(const CompensatedSum& sum) noexcept {
+  if constexpr (std::is_same<W, double>::value) {
+    return sum.total();
+  } else {
+    return w_normalize(sum.high(), sum.low());
+  }
+}
+
+inline double w_add(double a, double b) noexcept { return a + b; }
+inline double w_mul(double a, double b) noexcept { return a * b; }
+inline double w_div(double a, double b) noexcept { return a / b; }
+
+/// x + y (DWPlusFP, Algorithm 4: relative error ≤ 2u²).
+inline DoubleWord w_add(const DoubleWord& x, double y) noexcept {
+  double sh, sl;
+  two_sum(x.hi, y, sh, sl);
+  if (!std::isfinite(sh)) return {sh, 0};
+  return w_normalize(sh, x.lo + sl);
+}
+
+/// x + y (AccurateDWPlusDW, Algorithm 6: ≤ 3u² + 13u³).
+inline DoubleWord w_add(const DoubleWord& x, const DoubleWord& y) noexcept {
+  double sh, sl, th, tl;
+  two_sum(x.hi, y.hi, sh, sl);
+  if (!std::isfinite(sh)) return {sh, 0};
+  two_sum(x.lo, y.lo, th, tl);
+  const DoubleWord v = w_normalize(sh, sl + th);
+  return w_normalize(v.hi, tl + v.lo);
+}
+
+/// x·y (DWTimesFP, Algorithm 9: ≤ 2u²).
+inline DoubleWord w_mul(const DoubleWord& x, double y) noexcept {
+  double ch, cl1;
+  two_prod(x.hi, y, ch, cl1);
+  if (!std::isfinite(ch) || ch == 0) return {ch, 0};
+  return w_normalize(ch, cl1 + x.lo * y);
+}
+
+/// x·y (DWTimesDW, Algorithm 12: ≤ 5u²).
+inline DoubleWord w_mul(const DoubleWord& x, const DoubleWord& y) noexcept {
+  double ch, cl1;
+  two_prod(x.hi, y.hi, ch, cl1);
+  if (!std::isfinite(ch) || ch == 0) return {ch, 0};
+  return w_normalize(ch, cl1 + (x.hi * y.lo + x.lo * y.hi));
+}
+
+/// x / y (DWDivDW, Algorithm 17: ≤ 15u² + 56u³).
+inline DoubleWord w_div(const DoubleWord& x, const DoubleWord& y) noexcept {
+  const double th = x.hi / y.hi;
+  if (!std::isfinite(th) || th == 0) return {th, 0};
+  const DoubleWord r = w_mul(y, th);  // th·y
+  const double delta = (x.hi - r.hi) + (x.lo - r.lo);
+  return w_normalize(th, delta / y.hi);
+}
+
+/// x / y.
+inline DoubleWord w_div(const DoubleWord& x, double y) noexcept {
+  return w_div(x, DoubleWord{y, 0});
+}
+
+/// a − b for Scalar inputs, exact (in double for float, in two words for double).
+template <class W, class Scalar>
+W w_difference(Scalar a, Scalar b) noexcept {
+  if constexpr (std::is_same<W, double>::value) {
+    return double(a) - double(b);
+  } else {
+    double s, e;
+    two_sum(double(a), -double(b), s, e);
+    return std::isfinite(s) ? DoubleWord{s, e} : DoubleWord{s, 0};
+  }
+}
+
+/// log1p(r) for r ≥ 0: libm's log1p of the high word and the first-order term of the low one.
+inline double w_log1p(double r) noexcept { return std::log1p(r); }
+inline DoubleWord w_log1p(const DoubleWord& r) noexcept {
+  const double l = std::log1p(r.hi);
+  if (!std::isfinite(l)) return {l, 0};
+  return w_normalize(l, r.lo / (1 + r.hi));
+}
+
+/// q^k for integer k ≥ 0 by multiplication (q^0 = 1, also for q = 0).
+inline double w_pow_int(double q, int k) noexcept { return int_pow(q, k); }
+inline DoubleWord w_pow_int(const DoubleWord& q, int k) noexcept {
+  DoubleWord result{1, 0}, base = q;
+  while (k > 0) {
+    if (k & 1) result = w_mul(result, base);
+    k >>= 1;
+    if (k > 0) base = w_mul(base, base);
+  }
+  return result;
+}
+
+/// q^γ for non-integer γ > 0: libm's pow of the high word, (1 + lo/hi)^γ ≈ 1 + γ·lo/hi.
+inline double w_pow(double q, double gamma) noexcept { return std::pow(q, gamma); }
+inline DoubleWord w_pow(const DoubleWord& q, double gamma) noexcept {
+  const double p = std::pow(q.hi, gamma);
+  if (!std::isfinite(p) || p == 0 || q.hi == 0) return {p, 0};
+  return w_normalize(p, p * (gamma * (q.lo / q.hi)));
+}
+
+}  // namespace detail
+FOCAL_NAMESPACE_END
+
+#endif  // FOCAL_DETAIL_DOUBLE_WORD_HPP
