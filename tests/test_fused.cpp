@@ -1,11 +1,17 @@
 // The vectorized fused passes: the packet body and the padded tail at every size around the
-// packet width, chunk boundaries, bitwise-identical results for any thread count, and an
-// accurate total at 10^7 elements.
+// packet width, chunk boundaries, bitwise-identical results for any thread count or the
+// caller's pool (failing part-way included), an accurate total at 10^7 elements, in either
+// storage order and beyond the float range, and probabilities of −0.
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "support.hpp"
@@ -261,4 +267,220 @@ TEMPLATE_TEST_CASE("infinite and NaN losses give infinite and NaN totals", "[fus
   CHECK(std::isnan(fl.value_and_gradient(x, y, g)));
   CHECK(std::isnan(g[4321]));
   CHECK(std::isfinite(g[4320]));
+}
+
+namespace {
+
+// A caller's pool as focal::parallel expects it: parallel_for(n, task) runs task(k) for every
+// k in [0, n) on `workers` threads that pull indices from a shared counter.
+struct SpawningPool {
+  unsigned workers = 3;
+  template <class Task>
+  void operator()(std::size_t n, const Task& task) const {
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> threads;
+    for (unsigned w = 0; w < workers; ++w) {
+      threads.emplace_back([&] {
+        for (std::size_t k; (k = next++) < n;) task(k);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("the caller's pool runs the chunks with the same bits", "[fused][threads]",
+                   float, double) {
+  using S = TestType;
+  using RowMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  const Eigen::Index n = 2001, k = 41;
+  const RowMajor x = Eigen::Map<const RowMajor>(logits<S>(n * k, 21).data(), n, k);
+  const RowMajor y = Eigen::Map<const RowMajor>(targets<S>(n * k, 22).data(), n, k);
+  const ColMajor x_col = x;
+  Eigen::ArrayXi labels(n);
+  for (Eigen::Index i = 0; i < n; ++i) labels[i] = int(i % (k + 2)) - 2;
+  const focal::BalancedFocalLoss<S> fl(S(0.25), S(2));
+  Eigen::ArrayXi classes = labels.max(0);  // the softmax takes no background
+  const focal::SoftmaxFocalLoss<S> sfl(S(0.25), S(2));
+  RowMajor g1(n, k), gp(n, k);
+  ColMajor g1_col(n, k), gp_col(n, k);
+  // A pool that runs everything in order on this thread, and one with three threads.
+  const auto in_order = focal::parallel([](std::size_t count, const auto& task) {
+    for (std::size_t c = 0; c < count; ++c) task(c);
+  });
+  const auto spawning = focal::parallel(SpawningPool{});
+  const auto same = [](const auto& a, const auto& b) { return (a == b).all(); };
+  for (int pass = 0; pass < 2; ++pass) {
+    INFO((pass == 0 ? "in order" : "three threads"));
+    const auto run = [&](auto&& call_1, auto&& call_p) {
+      const S one = call_1();
+      const S pooled = pass == 0 ? call_p(in_order) : call_p(spawning);
+      CHECK(one == pooled);
+    };
+    run([&] { return fl.value_and_gradient(x, y, g1, S(7)); },
+        [&](const auto& exec) { return fl.value_and_gradient(x, y, gp, S(7), exec); });
+    CHECK(same(g1, gp));
+    run([&] { return fl.value_and_gradient(x_col, y, g1_col, S(7)); },
+        [&](const auto& exec) { return fl.value_and_gradient(x_col, y, gp_col, S(7), exec); });
+    CHECK(same(g1_col, gp_col));
+    run([&] { return fl.value_and_gradient(x, focal::labels(labels), g1, S(7)); },
+        [&](const auto& exec) {
+          return fl.value_and_gradient(x, focal::labels(labels), gp, S(7), exec);
+        });
+    CHECK(same(g1, gp));
+    run([&] { return sfl.value_and_gradient(x, focal::labels(classes), g1, S(7)); },
+        [&](const auto& exec) {
+          return sfl.value_and_gradient(x, focal::labels(classes), gp, S(7), exec);
+        });
+    CHECK(same(g1, gp));
+    run([&] { return sfl.value_and_gradient(x_col, focal::labels(classes), g1_col, S(7)); },
+        [&](const auto& exec) {
+          return sfl.value_and_gradient(x_col, focal::labels(classes), gp_col, S(7), exec);
+        });
+    CHECK(same(g1_col, gp_col));
+  }
+  // focal's own threads give the softmax the same bits as well.
+  const S softmax_one = sfl.value_and_gradient(x_col, focal::labels(classes), g1_col, S(7));
+  for (const unsigned t : {2u, 3u, 0u}) {
+    CHECK(sfl.value_and_gradient(x_col, focal::labels(classes), gp_col, S(7), focal::threads(t)) ==
+          softmax_one);
+    CHECK(same(g1_col, gp_col));
+  }
+}
+
+TEST_CASE("a pool that fails part-way leaves its chunks to the calling thread", "[fused][threads]") {
+  // parallel_for that throws on its second task, or returns having run only some: the missing
+  // chunks run on the calling thread, and the call returns the same bits as on one thread.
+  const Eigen::Index n = 100'000;
+  const Eigen::ArrayXf x = logits<float>(n, 31);
+  const Eigen::ArrayXf y = targets<float>(n, 32);
+  const focal::BalancedFocalLoss<float> fl;
+  Eigen::ArrayXf g1(n), g(n);
+  const float one = fl.value_and_gradient(x, y, g1, 3.0f);
+  std::size_t ran = 0;
+  const auto throws_on_second = focal::parallel([&](std::size_t count, const auto& task) {
+    for (std::size_t c = 0; c < count; ++c) {
+      if (c == 1) throw std::runtime_error("pool shut down");
+      task(c);
+      ++ran;
+    }
+  });
+  g.setConstant(42.0f);
+  CHECK(fl.value_and_gradient(x, y, g, 3.0f, throws_on_second) == one);
+  CHECK(ran == 1);
+  CHECK((g == g1).all());
+  const auto evens_only = focal::parallel([](std::size_t count, const auto& task) {
+    for (std::size_t c = 0; c < count; c += 2) task(c);
+  });
+  g.setConstant(42.0f);
+  CHECK(fl.value_and_gradient(x, y, g, 3.0f, evens_only) == one);
+  CHECK((g == g1).all());
+  Eigen::ArrayXi classes = (y * 3).cast<int>();
+  Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> xs =
+      Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+          x.data(), n / 4, 4);
+  Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> gs1(n / 4, 4), gs(n / 4, 4);
+  const Eigen::ArrayXi rows_classes = classes.head(n / 4);
+  const focal::SoftmaxFocalLoss<float> sfl;
+  const float softmax_one = sfl.value_and_gradient(xs, focal::labels(rows_classes), gs1);
+  CHECK(sfl.value_and_gradient(xs, focal::labels(rows_classes), gs, 1.0f, throws_on_second) ==
+        softmax_one);
+  CHECK((gs == gs1).all());
+}
+
+TEMPLATE_TEST_CASE("a float total beyond the largest float still divides to the right value",
+                   "[fused][sum]", float, double) {
+  // Σ loss over FLT_MAX with Σ / normalizer finite: the float block sums would overflow, and
+  // the total became ∞ (CE on 16 logits of FLT_MAX, targets 0, normalizer FLT_MAX: 16).
+  using S = TestType;
+  const S big = std::numeric_limits<float>::max();
+  const focal::CrossEntropy<S> ce;
+  for (const Eigen::Index n : {16, 17, 1000, 20000}) {
+    const Eigen::Array<S, Eigen::Dynamic, 1> x = Eigen::Array<S, Eigen::Dynamic, 1>::Constant(n, big);
+    const Eigen::Array<S, Eigen::Dynamic, 1> y = Eigen::Array<S, Eigen::Dynamic, 1>::Zero(n);
+    Eigen::Array<S, Eigen::Dynamic, 1> g(n);
+    INFO("n = " << n);
+    CHECK(ce.value_and_gradient(x, y, g, big) == S(n));  // each loss is exactly FLT_MAX
+    CHECK(ce.value_and_gradient(x, y, g, big, focal::threads(2)) == S(n));
+    Eigen::ArrayXi labels = Eigen::ArrayXi::Constant(n, focal::background);
+    Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic> g2(n, 1);
+    CHECK(ce.value_and_gradient(x.matrix(), focal::labels(labels), g2, big) == S(n));
+    // Mixed with ordinary losses and an infinite one.
+    Eigen::Array<S, Eigen::Dynamic, 1> mixed = logits<S>(n, 41);
+    mixed.head(n / 2).setConstant(big);
+    const Eigen::Array<S, Eigen::Dynamic, 1> each = ce.value(mixed, y);
+    long double exact = 0;
+    for (Eigen::Index i = 0; i < n; ++i) exact += each[i];
+    const S total = ce.value_and_gradient(mixed, y, g, big);
+    CHECK(std::fabs(total - exact / big) <= 4 * std::numeric_limits<S>::epsilon() * (exact / big));
+    mixed[n - 1] = std::numeric_limits<S>::infinity();
+    CHECK(ce.value_and_gradient(mixed, y, g, big) == std::numeric_limits<S>::infinity());
+  }
+}
+
+TEMPLATE_TEST_CASE("the total is within 4 ulp of the exact sum in either storage order",
+                   "[fused][sum]", float, double) {
+  // Chunks follow the logits' storage order, so the same values row-major and column-major
+  // are summed in another order and may differ in the last bit (a column-major array against
+  // a row-major one with an inner-strided Map as G, found by the differential run): both are
+  // within the bound of the exact sum of the per-element losses.
+  using S = TestType;
+  using RowMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  const focal::BalancedFocalLoss<S> fl;
+  for (const unsigned seed : {1u, 2u, 3u, 4u, 5u}) {
+    const Eigen::Index n = 613, k = 97;
+    const RowMajor x = Eigen::Map<const RowMajor>(logits<S>(n * k, seed).data(), n, k);
+    const RowMajor y = Eigen::Map<const RowMajor>(targets<S>(n * k, seed + 100).data(), n, k);
+    const ColMajor x_col = x, y_col = y;
+    const RowMajor each = fl.value(x, y);
+    long double exact = 0;
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (Eigen::Index j = 0; j < k; ++j) exact += each(i, j);
+    exact /= 3;
+    std::vector<S> buffer(std::size_t(2 * n * k));
+    Eigen::Map<RowMajor, 0, Eigen::Stride<Eigen::Dynamic, 2>> g_strided(
+        buffer.data(), n, k, Eigen::Stride<Eigen::Dynamic, 2>(2 * k, 2));
+    RowMajor g(n, k);
+    ColMajor g_col(n, k);
+    const S totals[] = {fl.value_and_gradient(x, y, g, S(3)),
+                        fl.value_and_gradient(x_col, y_col, g_col, S(3)),
+                        fl.value_and_gradient(x_col, y_col, g_strided, S(3))};
+    const long double ulp = std::nextafter(S(exact), std::numeric_limits<S>::infinity()) - S(exact);
+    for (const S t : totals) {
+      INFO("seed " << seed << ": total " << t << ", exact " << double(exact));
+      CHECK(std::fabs(t - exact) <= 4 * ulp);
+    }
+    CHECK((g_col == ColMajor(g)).all());
+    CHECK((g_strided == g).all());
+  }
+}
+
+TEMPLATE_TEST_CASE("a probability of -0 is the probability 0", "[fused][probabilities]", float,
+                   double) {
+  // −0 ≥ 0 is a legal probability: its loss and derivative are those of +0, signs included
+  // (−0 had given NaN, or +∞ for −∞).
+  using S = TestType;
+  const auto bits = [](S a, S b) { return std::memcmp(&a, &b, sizeof(S)) == 0; };
+  for (const double gamma : {0.0, 0.5, 1.0, 2.0, 3.0}) {
+    const focal::BalancedFocalLoss<S, focal::Probabilities> fl(S(0.25), S(gamma));
+    for (int y = 0; y < 2; ++y) {
+      INFO("gamma " << gamma << " y " << y);
+      CHECK(bits(fl(S(-0.0), S(y)), fl(S(0), S(y))));
+      CHECK(bits(fl.derivative(S(-0.0), S(y)), fl.derivative(S(0), S(y))));
+      CHECK(!std::isnan(fl.derivative(S(-0.0), S(y))));
+    }
+    Eigen::Array<S, Eigen::Dynamic, 1> p = Eigen::Array<S, Eigen::Dynamic, 1>::Constant(37, S(-0.0));
+    p[5] = S(0.5);
+    const Eigen::Array<S, Eigen::Dynamic, 1> y = targets<S>(37, 51);
+    Eigen::Array<S, Eigen::Dynamic, 1> g(37), g_zero(37);
+    const S total = fl.value_and_gradient(p, y, g);
+    const Eigen::Array<S, Eigen::Dynamic, 1> zero = p + S(0);
+    CHECK(bits(total, fl.value_and_gradient(zero, y, g_zero)));
+    CHECK(std::memcmp(g.data(), g_zero.data(), sizeof(S) * 37) == 0);
+  }
+  CHECK(focal::CrossEntropy<float, focal::Probabilities>().derivative(-0.0f, 1.0f) ==
+        -std::numeric_limits<float>::infinity());
 }

@@ -409,6 +409,11 @@ TEST_CASE("bad labels and weights are rejected and grad is untouched", "[labels]
   rejects(std::int64_t(1) << 40, "1099511627776");
   rejects(std::uint8_t(4), "4");
   rejects(std::numeric_limits<std::uint32_t>::max(), "4294967295");
+  // 64-bit unsigned labels had wrapped to −1 and −2 (background and ignore) in long long.
+  rejects(std::numeric_limits<std::uint64_t>::max(), "18446744073709551615");
+  rejects(std::uint64_t(std::numeric_limits<std::uint64_t>::max() - 1), "18446744073709551614");
+  rejects(std::uint64_t(std::numeric_limits<std::int64_t>::max()) + 1, "9223372036854775808");
+  rejects(std::size_t(4), "4");
   labels[n - 1] = focal::ignore;
   const Eigen::ArrayXi short_labels = Eigen::ArrayXi::Zero(n - 1);
   CHECK_THAT(message([&] { fl.value_and_gradient(x, focal::labels(short_labels), g); }),
@@ -459,4 +464,97 @@ TEMPLATE_TEST_CASE("the prior bias gives sigma(b) = pi", "[labels][paper]", floa
   for (const S bad : {S(0), S(1), S(-0.1), std::numeric_limits<S>::quiet_NaN()}) {
     CHECK_THROWS_AS(focal::prior_bias<S>(bad), std::invalid_argument);
   }
+}
+
+TEST_CASE("unsigned labels give the same bits as int labels", "[labels]") {
+  const Eigen::Index n = 300, k = 7;
+  const Logits<float> x = random_logits<float>(n, k, 61);
+  Eigen::ArrayXi labels = random_labels(n, int(k), 62).max(0);  // no background or ignore
+  const Eigen::Array<std::uint64_t, Eigen::Dynamic, 1> wide = labels.cast<std::uint64_t>();
+  const Eigen::Array<std::uint32_t, Eigen::Dynamic, 1> narrow = labels.cast<std::uint32_t>();
+  const focal::BalancedFocalLoss<float> fl;
+  Logits<float> g(n, k), g64(n, k), g32(n, k);
+  const float total = fl.value_and_gradient(x, focal::labels(labels), g, 5.0f);
+  CHECK(fl.value_and_gradient(x, focal::labels(wide), g64, 5.0f) == total);
+  CHECK(fl.value_and_gradient(x, focal::labels(narrow), g32, 5.0f) == total);
+  CHECK((g64 == g).all());
+  CHECK((g32 == g).all());
+}
+
+TEMPLATE_TEST_CASE("per-image normalization equals torchvision's loop over images",
+                   "[labels][images]", float, double) {
+  // torchvision's RetinaNetClassificationHead.compute_loss: for each image, the sum of the
+  // sigmoid focal loss over its non-ignored anchors divided by max(1, its foreground count);
+  // then the mean over images. Here as a loop of per-image calls with that normalizer, the
+  // gradient of the mean being each image's gradient divided by the number of images.
+  using S = TestType;
+  const Eigen::Index k = 9;
+  Eigen::ArrayXi sizes(5);
+  sizes << 700, 0, 1300, 1, 450;  // an empty image, and one of a single anchor
+  const Eigen::Index n = sizes.sum();
+  const Logits<S> x = random_logits<S>(n, k, 71);
+  Eigen::ArrayXi labels = random_labels(n, int(k), 72);
+  labels.segment(2000, 1).setConstant(focal::background);  // image 3: no foreground
+  const Eigen::Array<S, Eigen::Dynamic, 1> w =
+      Eigen::Array<S, Eigen::Dynamic, 1>::LinSpaced(n, S(0.5), S(1.5));
+  const focal::BalancedFocalLoss<S> fl;
+  const auto check = [&](const auto& lab, const auto& part_labels) {
+    Logits<S> g(n, k), g_loop = Logits<S>::Constant(n, k, S(42));
+    const S total = fl.value_and_gradient(x, lab, g, focal::per_image(sizes));
+    long double expected = 0;
+    for (Eigen::Index b = 0, first = 0; b < sizes.size(); first += sizes[b], ++b) {
+      const auto image_labels = part_labels(first, sizes[b]);
+      const Eigen::ArrayXi image_indices = labels.segment(first, sizes[b]);
+      const S normalizer = focal::foreground_normalizer<S>(image_indices);
+      Logits<S> gb(sizes[b], k);
+      expected += fl.value_and_gradient(x.middleRows(first, sizes[b]), image_labels, gb,
+                                        normalizer);
+      g_loop.middleRows(first, sizes[b]) = gb / S(sizes.size());
+    }
+    expected /= sizes.size();
+    CHECK(std::fabs(total - expected) <= 4 * std::numeric_limits<S>::epsilon() * expected);
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (Eigen::Index j = 0; j < k; ++j) {
+        INFO("row " << i << " column " << j);
+        REQUIRE_THAT(g(i, j), WithinULP(g_loop(i, j), 1));
+      }
+    for (const unsigned t : {2u, 3u}) {
+      Logits<S> gt(n, k);
+      CHECK(fl.value_and_gradient(x, lab, gt, focal::per_image(sizes), focal::threads(t)) == total);
+      CHECK((gt == g).all());
+    }
+  };
+  check(focal::labels(labels), [&](Eigen::Index first, Eigen::Index m) {
+    return focal::labels(labels.segment(first, m));
+  });
+  check(focal::labels(labels, w), [&](Eigen::Index first, Eigen::Index m) {
+    return focal::labels(labels.segment(first, m), w.segment(first, m));
+  });
+}
+
+TEST_CASE("bad image sizes are rejected and grad is untouched", "[labels][images][errors]") {
+  const Eigen::Index n = 10, k = 3;
+  const Logits<float> x = random_logits<float>(n, k, 81);
+  const Eigen::ArrayXi labels = Eigen::ArrayXi::Constant(n, focal::background);
+  Logits<float> g = Logits<float>::Constant(n, k, 42.0f);
+  const focal::BalancedFocalLoss<float> fl;
+  const auto message = [&](const Eigen::ArrayXi& sizes) -> std::string {
+    try {
+      fl.value_and_gradient(x, focal::labels(labels), g, focal::per_image(sizes));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "<no std::invalid_argument>";
+  };
+  Eigen::ArrayXi sizes(3);
+  sizes << 4, 4, 1;
+  CHECK_THAT(message(sizes), Contains("images add up to 9 anchors") && Contains("10 rows"));
+  sizes << 4, -1, 7;
+  CHECK_THAT(message(sizes), Contains("images[1] = -1"));
+  sizes << 4, 11, 0;
+  CHECK_THAT(message(sizes), Contains("images[1] = 11"));
+  CHECK_THAT(message(Eigen::ArrayXi(0)), Contains("at least one image"));
+  CHECK((g == 42.0f).all());
+  sizes << 4, 6, 0;
+  CHECK(message(sizes) == "<no std::invalid_argument>");
 }

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 
 #include "support.hpp"
 
@@ -100,7 +101,8 @@ TEST_CASE("for p_t at most 0.5 the loss is scaled down by at most 4x", "[paper]"
 
 TEMPLATE_TEST_CASE("gamma 0 equals CE exactly and FL* with gamma 1 beta 0 equals CE", "[paper]",
                    float, double) {
-  // Bit for bit: the same kernel, γ = 0 multiplies by nothing, γ x_t + β = x_t is exact.
+  // Bit for bit, the signs of zeros included (saturated gradients are −0 for y = 1 in every
+  // loss and build): the same kernel, γ = 0 multiplies by nothing, γ x_t + β = x_t is exact.
   using S = TestType;
   const focal::CrossEntropy<S> ce;
   const focal::FocalLoss<S> fl0(S(0));
@@ -109,22 +111,36 @@ TEMPLATE_TEST_CASE("gamma 0 equals CE exactly and FL* with gamma 1 beta 0 equals
   const focal::BalancedFocalLoss<S> bfl0(S(0.3), S(0));
   const focal::CrossEntropy<S, focal::Probabilities> ce_p;
   const focal::FocalLoss<S, focal::Probabilities> fl0_p(S(0));
-  for (const S x : support::logit_grid<S>(8, 1)) {
+  const auto bits = [](S a, S b) { return std::memcmp(&a, &b, sizeof(S)) == 0; };
+  const std::vector<S> xs = support::logit_grid<S>(8, 1);
+  for (const S x : xs) {
     for (int y = 0; y < 2; ++y) {
       INFO("x = " << x << " y = " << y);
-      CHECK_THAT(fl0(x, S(y)), WithinULP(ce(x, S(y)), 0));
-      CHECK_THAT(fl0.derivative(x, S(y)), WithinULP(ce.derivative(x, S(y)), 0));
-      CHECK_THAT(star(x, S(y)), WithinULP(ce(x, S(y)), 0));
-      CHECK_THAT(star.derivative(x, S(y)), WithinULP(ce.derivative(x, S(y)), 0));
-      CHECK_THAT(bfl0(x, S(y)), WithinULP(bce(x, S(y)), 0));
-      CHECK_THAT(bfl0.derivative(x, S(y)), WithinULP(bce.derivative(x, S(y)), 0));
+      CHECK(bits(fl0(x, S(y)), ce(x, S(y))));
+      CHECK(bits(fl0.derivative(x, S(y)), ce.derivative(x, S(y))));
+      CHECK(bits(star(x, S(y)), ce(x, S(y))));
+      CHECK(bits(star.derivative(x, S(y)), ce.derivative(x, S(y))));
+      CHECK(bits(bfl0(x, S(y)), bce(x, S(y))));
+      CHECK(bits(bfl0.derivative(x, S(y)), bce.derivative(x, S(y))));
     }
+  }
+  // The fused pass too: G bit for bit, and the total.
+  using Vector = Eigen::Array<S, Eigen::Dynamic, 1>;
+  const Eigen::Index n = Eigen::Index(xs.size());
+  const Vector x = Eigen::Map<const Vector>(xs.data(), n);
+  for (int y = 0; y < 2; ++y) {
+    const Vector targets = Vector::Constant(n, S(y));
+    Vector g_ce(n), g_star(n);
+    const S t_ce = ce.value_and_gradient(x, targets, g_ce);
+    const S t_star = star.value_and_gradient(x, targets, g_star);
+    CHECK(bits(t_ce, t_star));
+    CHECK(std::memcmp(g_ce.data(), g_star.data(), sizeof(S) * std::size_t(n)) == 0);
   }
   for (const S p : support::probability_grid<S>(1, 100)) {
     for (int y = 0; y < 2; ++y) {
       INFO("p = " << p << " y = " << y);
-      CHECK_THAT(fl0_p(p, S(y)), WithinULP(ce_p(p, S(y)), 0));
-      CHECK_THAT(fl0_p.derivative(p, S(y)), WithinULP(ce_p.derivative(p, S(y)), 0));
+      CHECK(bits(fl0_p(p, S(y)), ce_p(p, S(y))));
+      CHECK(bits(fl0_p.derivative(p, S(y)), ce_p.derivative(p, S(y))));
     }
   }
 }

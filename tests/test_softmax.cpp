@@ -502,3 +502,54 @@ TEMPLATE_TEST_CASE("a NaN logit makes its own row NaN only; +inf logits stay fin
     }
   }
 }
+
+TEST_CASE("every loss takes alpha before gamma and alpha in [0, 1]", "[softmax][errors]") {
+  // SoftmaxFocalLoss took (γ, α) in the first release, and SoftmaxFocalLoss(0.25, 2) was read
+  // as γ = 0.25, α = 2 without a word. Now the paper's order, as BalancedFocalLoss.
+  const focal::SoftmaxFocalLoss<float> sfl(0.25f, 2.0f);
+  CHECK(sfl.alpha() == 0.25f);
+  CHECK(sfl.gamma() == 2.0f);
+  const focal::BalancedFocalLoss<float> bfl(0.25f, 2.0f);
+  CHECK(bfl.alpha() == sfl.alpha());
+  CHECK(bfl.gamma() == sfl.gamma());
+  // The old order is now an α outside [0, 1]: rejected, naming α.
+  try {
+    focal::SoftmaxFocalLoss<float> swapped(2.0f, 0.25f);
+    FAIL("SoftmaxFocalLoss(2, 0.25) was accepted");
+  } catch (const std::invalid_argument& e) {
+    CHECK_THAT(std::string(e.what()), Contains("alpha = 2") && Contains("[0, 1]"));
+  }
+  CHECK_THROWS_AS(focal::SoftmaxFocalLoss<double>(-0.1), std::invalid_argument);
+  CHECK_NOTHROW(focal::SoftmaxFocalLoss<double>(0.0, 0.0));
+  CHECK_NOTHROW(focal::SoftmaxFocalLoss<double>(1.0, 5.0));
+  // Per-class α stays a class weight (≥ 0 and finite, Detectron's 1 − α and α included).
+  Eigen::ArrayXd weights = Eigen::ArrayXd::Constant(3, 2.5);
+  const focal::SoftmaxFocalLoss<double> weighted(weights, 1.0);
+  CHECK(weighted.alpha_of(1) == 2.5);
+  CHECK(weighted.gamma() == 1.0);
+}
+
+TEMPLATE_TEST_CASE("softmax logits given as expressions give the array's bits", "[softmax]",
+                   float, double) {
+  // x * 1 (Eigen evaluates it in packets) and a unaryExpr (it cannot): both had failed to
+  // compile (row_start needed coeffRef); now the gather's copies, the row-major array's bits.
+  using S = TestType;
+  for (const int k : {3, 17, 81}) {
+    Eigen::ArrayXi labels;
+    const RowMajor<S> x = test_rows<S>(k, labels, unsigned(200 + k));
+    const Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic> x_cols = x;
+    const focal::SoftmaxFocalLoss<S> loss(S(0.25), S(2));
+    RowMajor<S> g(x.rows(), k), ge(x.rows(), k);
+    const S total = loss.value_and_gradient(x, focal::labels(labels), g, S(3));
+    INFO("classes " << k);
+    CHECK(loss.value_and_gradient(x * S(1), focal::labels(labels), ge, S(3)) == total);
+    CHECK((ge == g).all());
+    ge.setConstant(S(42));
+    CHECK(loss.value_and_gradient(x_cols.unaryExpr([](S v) { return v; }), focal::labels(labels),
+                                  ge, S(3)) == total);
+    CHECK((ge == g).all());
+    const Eigen::Array<S, Eigen::Dynamic, 1> v = loss.value(x * S(1), focal::labels(labels));
+    const Eigen::Array<S, Eigen::Dynamic, 1> v_array = loss.value(x_cols, focal::labels(labels));
+    CHECK((v == v_array).all());  // both through the scalar rows of value()
+  }
+}

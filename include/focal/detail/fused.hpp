@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include <Eigen/Core>
@@ -59,8 +60,40 @@ class PacketSum : public LaneSum<P> {
     const P a = padd(padd(pload<P>(v), pload<P>(v + L)), padd(pload<P>(v + 2 * L), pload<P>(v + 3 * L)));
     const P b = padd(padd(pload<P>(v + 4 * L), pload<P>(v + 5 * L)),
                      padd(pload<P>(v + 6 * L), pload<P>(v + 7 * L)));
-    this->add(padd(a, b));
+    add_sum(padd(a, b), v, simd::block_packets * L);
   }
+
+  /// Adds a packet's worth of terms v[0, lanes) (the scalar spans).
+  EIGEN_ALWAYS_INLINE void add_terms(const S* v) {
+    add_sum(Eigen::internal::pload<P>(v), v, simd::lanes<P>);
+  }
+
+  /// The chunk's total; resets the accumulator.
+  double take() {
+    CompensatedSum total;
+    total.add(LaneSum<P>::take());
+    total.add(wide_.total());
+    wide_ = CompensatedSum();
+    return total.total();
+  }
+
+ private:
+  // sum = Σ v[0, n) lane by lane, into the lanes; or, for float, where that would pass the
+  // largest float (huge logits, or an infinite loss), the n terms in double: a float total
+  // over FLT_MAX may still give a finite Σ / normalizer. One compare per block otherwise.
+  EIGEN_ALWAYS_INLINE void add_sum(const P& sum, const S* v, int n) {
+    if constexpr (std::is_same<S, float>::value) {
+      const P inf = Eigen::internal::pset1<P>(std::numeric_limits<S>::infinity());
+      const P next = Eigen::internal::padd(this->partial(), sum);
+      if (simd::mask_any(simd::equal(next, inf))) {
+        for (int i = 0; i < n; ++i) wide_.add(double(v[i]));
+        return;
+      }
+    }
+    this->add(sum);
+  }
+
+  CompensatedSum wide_;
 };
 
 /// Asks for the cache lines of p[0, N) in a writable state (prefetchw), where the target has
@@ -195,13 +228,13 @@ struct ScalarSpans {
       g[i] = d / normalizer;
       lb[filled++] = l;
       if (filled == L) {
-        acc.add(Eigen::internal::pload<P>(lb));
+        acc.add_terms(lb);
         filled = 0;
       }
     }
     if (filled > 0) {
       for (int k = filled; k < L; ++k) lb[k] = S(0);
-      acc.add(Eigen::internal::pload<P>(lb));
+      acc.add_terms(lb);
     }
   }
 };

@@ -65,6 +65,10 @@ class LaneSum {
     }
   }
 
+ protected:
+  /// The lanes' running sums.
+  const P& partial() const { return s_; }
+
  private:
   CompensatedSum take_sum() {
     alignas(64) S s[simd::lanes<P>], c[simd::lanes<P>];

@@ -56,7 +56,7 @@ struct LogisticPacket {
     const auto nonneg = less_equal(zero, z);  // false for NaN
     const auto negative = negative_or_nan(z);  // NaN: see neg_abs_clamped
     P e = e0;
-    if constexpr (WithLow) e = psub(e, pmul(e, select(nonneg, z_lo, pnegate(z_lo))));
+    if constexpr (WithLow) e = psub(e, pmul(e, select(nonneg, z_lo, negate(z_lo))));
     const P d = padd(one, e);
     const P d_lo = padd(psub(one, d), e);  // 1 + e = d + d_lo exactly
     const P big = reciprocal_1_to_2(d);    // σ(|z|), within an ulp
@@ -189,7 +189,7 @@ class SigmoidPacketKernel {
       pstore(zs + k * L, z);
       if constexpr (star) pstore(zlo + k * L, z_lo);
       pstore(es + k * L,
-             star ? exp_nonpositive(pnegate(pabs(z))) : exp_clamped(neg_abs_clamped(xv)));
+             star ? exp_nonpositive(negate(pabs(z))) : exp_clamped(neg_abs_clamped(xv)));
     }
     // Stage 2: the logistic terms (LogisticPacket), q^γ, loss and derivative.
     for (int k = 0; k < packets; ++k) {
@@ -204,9 +204,9 @@ class SigmoidPacketKernel {
         // γ*·x_t overflowed for a finite x_t: the loss is ≈ −x_t − β/γ*.
         const P xt = negate_where(negative_target, ploadu<P>(x + k * L));
         const auto over = mask_andnot(is_finite(xt), is_finite(l));
-        const P limit = psub(pnegate(xt), cst<P>(p_.star_beta / p_.star_gamma));
+        const P limit = psub(negate(xt), cst<P>(p_.star_beta / p_.star_gamma));
         l = select(mask_and(over, equal(l, l)), limit, l);
-        g = select(negative_target, q, pnegate(q));
+        g = select(negative_target, q, negate(q));
       } else {
         const P qg = focus<Mode>(t.q, t.q_lo, t.m, t.l1);
         // ∂loss/∂x = −α_t q^γ h where y = 1, +α_t q^γ h where y = 0: α_t with that sign.
@@ -249,12 +249,12 @@ class SigmoidPacketKernel {
       const P one = cst<P>(1), zero = pzero(one);
       const bool alpha_zero = p_.alpha_pos == Scalar(0) || p_.alpha_neg == Scalar(0);
       for (int k = 0; k < packets; ++k) {
-        const P p = ploadu<P>(x + k * L);
+        const P p = padd(ploadu<P>(x + k * L), zero);  // −0 → +0 (probability_eval)
         const auto positive = equal(ploadu<P>(y + k * L), one);
         const P one_minus_p = psub(one, p);
         const P pt = select(positive, p, one_minus_p);
         const P q = select(positive, one_minus_p, p);
-        const P q_lo = select(positive, psub(pnegate(p), psub(q, one)), zero);
+        const P q_lo = select(positive, psub(negate(p), psub(q, one)), zero);
         const auto upper = less_equal(cst<P>(Scalar(0.5)), pt);
         const P u_lo = select(upper, psub(psub(one, pt), q), zero);  // exact (Sterbenz twice)
         const P nl = neg_log_unit(pt, pdiv(u_lo, select(upper, pt, one)));  // −log(p_t + u_lo)
@@ -298,7 +298,7 @@ class SigmoidPacketKernel {
       P s, s_err, p, p_err;
       two_sum(m, l1, s, s_err);
       two_prod(gamma, s, p, p_err);
-      const P e = exp_nonpositive(pnegate(p));
+      const P e = exp_nonpositive(negate(p));
       const P c = pmadd(gamma, s_err, p_err);
       return select(is_finite(c), psub(e, pmul(e, c)), e);
     }

@@ -44,7 +44,7 @@ using Eigen::internal::pmadd;
 using Eigen::internal::pmax;
 using Eigen::internal::pmin;
 using Eigen::internal::pmul;
-using Eigen::internal::pnegate;
+using Eigen::internal::pxor;
 using Eigen::internal::por;
 using Eigen::internal::predux;
 using Eigen::internal::predux_any;
@@ -191,6 +191,13 @@ EIGEN_ALWAYS_INLINE M mask_andnot(const M& a, const M& b) {
   }
 }
 
+/// −v by flipping the sign bit, in every build: Eigen's pnegate is 0 − v on AVX and AVX-512
+/// and a sign flip on SSE, which gives −0 or +0 for v = 0 depending on the build.
+template <class P>
+EIGEN_ALWAYS_INLINE P negate(const P& v) {
+  return pxor(v, cst<P>(scalar_of<P>(-0.0)));
+}
+
 /// m ? −v : v (a masked sign flip on AVX-512).
 template <class P>
 EIGEN_ALWAYS_INLINE P negate_where(const mask_t<P>& m, const P& v) {
@@ -200,10 +207,10 @@ EIGEN_ALWAYS_INLINE P negate_where(const mask_t<P>& m, const P& v) {
   } else if constexpr (std::is_same<P, Packet8d>::value) {
     return _mm512_mask_xor_pd(v, m, v, _mm512_set1_pd(-0.0));
   } else {
-    return select(m, pnegate(v), v);
+    return select(m, negate(v), v);
   }
 #else
-  return select(m, pnegate(v), v);
+  return select(m, negate(v), v);
 #endif
 }
 
@@ -239,7 +246,7 @@ EIGEN_ALWAYS_INLINE P subtract_where(const mask_t<P>& m, const P& a, const P& b)
 #endif
 }
 
-/// c − a·b with one rounding where the target has FMA (Eigen's pnegate is 0 − a, which the
+/// c − a·b with one rounding where the target has FMA (a negation before pmadd, which the
 /// compiler cannot fold into vfnmadd), else c + (−a)·b as Eigen's pmadd computes it.
 template <class P>
 EIGEN_ALWAYS_INLINE P nmadd(const P& a, const P& b, const P& c) {
@@ -264,7 +271,7 @@ EIGEN_ALWAYS_INLINE P nmadd(const P& a, const P& b, const P& c) {
     return _mm_fnmadd_pd(a, b, c);
   }
 #endif
-  return pmadd(pnegate(a), b, c);
+  return pmadd(negate(a), b, c);
 }
 
 /// a + b = s + err exactly, given |a| ≥ |b| or a = 0 (Fast2Sum).
@@ -303,7 +310,7 @@ template <class P>
 EIGEN_ALWAYS_INLINE void two_prod(const P& a, const P& b, P& p, P& err) {
   p = opaque(pmul(a, b));  // the rounded product, not fused into what adds it
 #if defined(FOCAL_HAS_FMA)
-  err = pmadd(a, b, pnegate(p));  // fused: exact
+  err = pmadd(a, b, negate(p));  // fused: exact
 #else
   using S = scalar_of<P>;
   const P split = cst<P>(std::is_same<S, float>::value ? S(4097) : S(134217729));
@@ -730,7 +737,7 @@ EIGEN_ALWAYS_INLINE P neg_log_unit(const P& v, const P& corr) {
   fast_two_sum(a, t.hi, s1, e1);
   two_sum(s1, t.r, s2, e2);
   const P tail = padd(padd(padd(e1, e2), a_err), padd(pmadd(e_safe, ln2_lo, t.y), corr));
-  const P result = pnegate(padd(s2, tail));
+  const P result = psub(pzero(v), padd(s2, tail));  // −log 1 = +0, not −0
   return select(equal(v, pzero(v)), cst<P>(std::numeric_limits<S>::infinity()), result);
 #else
   (void)corr;

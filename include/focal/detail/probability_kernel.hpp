@@ -16,8 +16,11 @@ namespace detail {
 
 /// Loss and/or ∂loss/∂p at probability p in [0, 1] (or NaN), target positive (y = 1) or not.
 template <bool WantLoss, bool WantGrad, class Scalar>
-void probability_eval(const SigmoidParams<Scalar>& prm, Scalar p, bool positive, Scalar& loss,
+void probability_eval(const SigmoidParams<Scalar>& prm, Scalar p_in, bool positive, Scalar& loss,
                       Scalar& grad) noexcept {
+  // −0 is a legal probability and means 0: + 0 makes it +0, whose limits follow (as −0, p_t
+  // = −0 gave 1/p_t = −∞ and NaN).
+  const Scalar p = p_in + Scalar(0);
   const Scalar alpha_t = positive ? prm.alpha_pos : prm.alpha_neg;
   // The smaller of p_t and q is exact (it is p, or 1 − p with p ≥ 1/2, Sterbenz); the
   // larger is ≥ 1/2, so rounding it costs half an ulp at most.
