@@ -35,7 +35,7 @@ Stats measure(const Spec& s, const std::vector<S>& grid, F&& evaluate) {
     for (int y = 0; y < 2; ++y) {
       S l, g;
       evaluate(x, S(y), l, g);
-      const ref::Result r = support::reference<S, In>(s, quad(x), y == 1);
+      const ref::Result r = sweep::reference<S, In>(s, quad(x), y == 1);
       ++st.points;
       if (std::isnan(l) || std::isnan(g)) {
         ++st.nan;

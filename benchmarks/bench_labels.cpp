@@ -20,7 +20,7 @@
 // softmax_scalar:    the scalar row kernel that every layout ran before the packet one (detail
 //                    API: measurement only), on the row-major logits
 // softmax_naive:     the softmax focal loss and its gradient as users write them by hand:
-//                    float, libm, one exp per logit (math.md's gradient formula)
+//                    float, libm, one exp per logit (the README's gradient formula)
 #include <benchmark/benchmark.h>
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 #define FOCAL_BENCHMARKS_PEER_FORMULA_HPP
 
 // torchvision's sigmoid_focal_loss, written out in scalars with libm, and its gradient as
-// PyTorch's autograd computes it. This is the formula every mainstream peer uses (peers.md);
+// PyTorch's autograd computes it. This is the formula every mainstream peer uses (README, Conventions);
 // it is what users write by hand, and the baseline for accuracy and speed.
 //
 // torchvision/ops/focal_loss.py:

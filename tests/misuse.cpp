@@ -17,6 +17,15 @@ int main() {
 #elif defined(FOCAL_MISUSE_GRAD_CONST)
   const Eigen::ArrayXf& gc = g;
   return int(loss.value_and_gradient(x, y, Eigen::Map<const Eigen::ArrayXf>(gc.data(), 4)));
+#elif defined(FOCAL_MISUSE_GRAD_CONST_ARRAY)
+  const Eigen::ArrayXf gc = Eigen::ArrayXf::Zero(4);  // written through const_cast: UB
+  return int(loss.value_and_gradient(x, y, gc));
+#elif defined(FOCAL_MISUSE_GRAD_TEMPORARY)
+  return int(loss.value_and_gradient(x, y, Eigen::ArrayXf(4)));  // the gradient is lost
+#elif defined(FOCAL_MISUSE_SOFTMAX_GRAD_TEMPORARY)
+  const focal::SoftmaxFocalLoss<float> softmax;
+  Eigen::ArrayXi labels = Eigen::ArrayXi::Zero(4);
+  return int(softmax.value_and_gradient(x, focal::labels(labels), Eigen::ArrayXf(4)));
 #else
   return int(loss.value_and_gradient(x, y, g));
 #endif

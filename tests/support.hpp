@@ -2,7 +2,8 @@
 #define FOCAL_TESTS_SUPPORT_HPP
 
 // Test support: a value-level description of every loss configuration, a way to build the
-// matching focal type and its quad-precision reference, and input grids over the whole range.
+// matching focal type, and input grids over the whole range. (The quad-precision reference of
+// a configuration is in sweep.hpp: it needs __float128.)
 
 #include <focal/focal.hpp>
 
@@ -13,7 +14,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "reference.hpp"
 
 namespace support {
 
@@ -38,7 +38,7 @@ struct Spec {
   }
   bool has_focus() const { return kind == Kind::FL || kind == Kind::BalancedFL; }
   bool balanced() const { return kind == Kind::BalancedCE || kind == Kind::BalancedFL; }
-  // Where rounding the input itself moves the result (math.md): non-integer γ of a
+  // Where rounding the input itself moves the result (its condition number): non-integer γ of a
   // focusing term, or FL*'s argument γ x_t + β with β ≠ 0.
   bool input_conditioned() const {
     return (has_focus() && gamma != std::floor(gamma)) || (kind == Kind::Star && beta != 0);
@@ -63,21 +63,6 @@ bool with_loss(const Spec& s, F&& f) {
       }
   }
   return false;
-}
-
-/// The exact loss and derivative of spec s (parameters rounded to S, as the library holds
-/// them) at the input x, in quad precision. α_t = 1 − α is exact here.
-template <class S, class In>
-ref::Result reference(const Spec& s, ref::quad x, bool positive) {
-  const ref::quad alpha = static_cast<S>(s.alpha);
-  const ref::quad gamma = static_cast<S>(s.gamma);
-  if (s.kind == Kind::Star) return ref::focal_star(x, positive, gamma, static_cast<S>(s.beta));
-  const ref::quad alpha_t = s.balanced() ? (positive ? alpha : 1 - alpha) : ref::quad(1);
-  const ref::quad g = s.has_focus() ? gamma : ref::quad(0);
-  if (std::is_same<In, focal::Probabilities>::value) {
-    return ref::focal_probability(x, positive, alpha_t, g);
-  }
-  return ref::focal_logit(x, positive, alpha_t, g);
 }
 
 /// Every binade of S from the least subnormal to the largest finite value, both signs, with

@@ -3,7 +3,7 @@
 
 // The accuracy sweep shared by the test (test_accuracy.cpp) and the table printer
 // (benchmarks/accuracy_table.cpp): errors in ulps against the quad reference over a grid that
-// covers each type's whole range, with the bound of the accuracy issue.
+// covers each type's whole range, with two bounds.
 
 #include <algorithm>
 #include <cmath>
@@ -18,13 +18,29 @@
 namespace sweep {
 
 using ref::quad;
+using support::Kind;
 using support::Spec;
 
-/// The issue's bound on any error: 16 ulp, plus the condition number |x f'(x)/f(x)| where
-/// rounding the input itself moves the result (non-integer γ, FL* with β ≠ 0; math.md).
-constexpr double issue_bound_ulp = 16;
+/// The exact loss and derivative of spec s (parameters rounded to S, as the library holds
+/// them) at the input x, in quad precision. α_t = 1 − α is exact here.
+template <class S, class In>
+ref::Result reference(const Spec& s, ref::quad x, bool positive) {
+  const ref::quad alpha = static_cast<S>(s.alpha);
+  const ref::quad gamma = static_cast<S>(s.gamma);
+  if (s.kind == Kind::Star) return ref::focal_star(x, positive, gamma, static_cast<S>(s.beta));
+  const ref::quad alpha_t = s.balanced() ? (positive ? alpha : 1 - alpha) : ref::quad(1);
+  const ref::quad g = s.has_focus() ? gamma : ref::quad(0);
+  if (std::is_same<In, focal::Probabilities>::value) {
+    return ref::focal_probability(x, positive, alpha_t, g);
+  }
+  return ref::focal_logit(x, positive, alpha_t, g);
+}
 
-/// Our own, tighter bound, to catch regressions long before the issue's: 5 + ⌈γ⌉ ulp (+ the
+/// The loose bound on any error: 16 ulp, plus the condition number |x f'(x)/f(x)| where
+/// rounding the input itself moves the result (non-integer γ, FL* with β ≠ 0).
+constexpr double loose_bound_ulp = 16;
+
+/// Our own, tighter bound, to catch regressions long before the loose one: 5 + ⌈γ⌉ ulp (+ the
 /// condition number where it applies). It grows with integer γ because in the saturated tail
 /// the loss is ≈ exp(−|z|)^(γ+1), which carries exp's half-ulp γ + 1 times.
 inline double own_bound_ulp(const Spec& s) { return 5 + std::ceil(s.has_focus() ? s.gamma : 0.0); }
@@ -37,7 +53,7 @@ double condition(const Spec& s, quad x, bool positive, int which) {
   if (x == 0 || isinfq(x)) return 0;
   const quad h = fabsq(x) * quad(1e-12);
   const auto f = [&](quad t) {
-    const ref::Result r = support::reference<S, In>(s, t, positive);
+    const ref::Result r = sweep::reference<S, In>(s, t, positive);
     return which == 0 ? r.loss : r.grad;
   };
   const quad f0 = f(x);
@@ -51,19 +67,19 @@ struct Worst {
   double ulp = 0;
   double x = 0;
   int y = 0;
-  double margin_issue = std::numeric_limits<double>::infinity();  // min(issue bound − error)
+  double margin_loose = std::numeric_limits<double>::infinity();  // min(loose bound − error)
   double margin_own = std::numeric_limits<double>::infinity();    // min(own bound − error)
 
-  void add(double err, double bound_issue, double bound_own, double at, int target) {
+  void add(double err, double bound_loose, double bound_own, double at, int target) {
     if (err > ulp || std::isnan(err)) {
       ulp = err;
       x = at;
       y = target;
     }
-    margin_issue = std::min(margin_issue, bound_issue - err);
+    margin_loose = std::min(margin_loose, bound_loose - err);
     margin_own = std::min(margin_own, bound_own - err);
   }
-  bool within_issue() const { return margin_issue >= 0; }
+  bool within_loose() const { return margin_loose >= 0; }
   bool within_own() const { return margin_own >= 0; }
 };
 
@@ -83,7 +99,7 @@ Result run(const Spec& s, const std::vector<S>& grid, F&& evaluate) {
       S l, g;
       evaluate(x, S(y), l, g);
       if (std::isnan(l) || std::isnan(g)) ++out.nan_count;
-      const ref::Result r = support::reference<S, In>(s, quad(x), y == 1);
+      const ref::Result r = sweep::reference<S, In>(s, quad(x), y == 1);
       const double ev = static_cast<double>(ref::ulp_error<S>(l, r.loss));
       const double eg = static_cast<double>(ref::ulp_error<S>(g, r.grad));
       // The condition number is only worth its cost where it could matter: an error above the
@@ -91,8 +107,8 @@ Result run(const Spec& s, const std::vector<S>& grid, F&& evaluate) {
       const double base = own_bound_ulp(s);
       const double cv = conditioned && ev > base ? condition<S, In>(s, quad(x), y == 1, 0) : 0;
       const double cg = conditioned && eg > base ? condition<S, In>(s, quad(x), y == 1, 1) : 0;
-      out.value.add(ev, issue_bound_ulp + cv, own_bound_ulp(s) + cv, double(x), y);
-      out.grad.add(eg, issue_bound_ulp + cg, own_bound_ulp(s) + cg, double(x), y);
+      out.value.add(ev, loose_bound_ulp + cv, own_bound_ulp(s) + cv, double(x), y);
+      out.grad.add(eg, loose_bound_ulp + cg, own_bound_ulp(s) + cg, double(x), y);
       ++out.points;
     }
   }
@@ -119,7 +135,7 @@ S saturation() {
   return std::is_same<S, float>::value ? S(110) : S(760);
 }
 
-/// The accuracy issue's grid for logits: every binade (support::logit_grid), a uniform grid
+/// The grid for logits: every binade (support::logit_grid), a uniform grid
 /// over [−saturation, saturation] (step 1/16 for float, 1/4 for double: about 3500 and 6000
 /// points), 4000 pseudo-random points with full random significands, log-uniform in
 /// magnitude over [2^-24, saturation], and 8000 uniform in [−16, 16]. Deterministic.
@@ -157,7 +173,7 @@ std::vector<S> probability_grid() {
   return v;
 }
 
-/// The accuracy issue's parameter sets: CE, α-CE, FL and α-FL with γ ∈ {0, 0.5, 1, 1.5, 2, 3, 5},
+/// The parameter sets: CE, α-CE, FL and α-FL with γ ∈ {0, 0.5, 1, 1.5, 2, 3, 5},
 /// FL* with (γ, β) ∈ {(1, 0), (2, 1), (4, 0)}.
 inline std::vector<Spec> specs() { return support::all_specs(); }
 

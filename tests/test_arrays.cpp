@@ -287,3 +287,38 @@ TEST_CASE("probability inputs through the array API", "[arrays]") {
   check_fused(fp, p, y, g, 1.0);
   CHECK(g.isFinite().all());
 }
+
+TEST_CASE("temporary views of the caller's arrays are accepted as grad", "[arrays]") {
+  // grad by forwarding reference: rvalue Blocks, Maps, Refs and Matrix::array() write into the
+  // caller's storage (a const or temporary Array or Matrix does not compile: tests/misuse.cpp).
+  const focal::BalancedFocalLoss<float> fl;
+  const Eigen::ArrayXXf x = random_logits<float>(30, 5, 41);
+  const Eigen::ArrayXXf y = random_targets<float>(30, 5, 42);
+  Eigen::ArrayXXf expected(30, 5);
+  const float total = fl.value_and_gradient(x, y, expected);
+  Eigen::ArrayXXf g = Eigen::ArrayXXf::Constant(40, 5, 99.0f);
+  CHECK(fl.value_and_gradient(x, y, g.middleRows(5, 30)) == total);
+  CHECK((g.middleRows(5, 30) == expected).all());
+  CHECK((g.topRows(5) == 99.0f).all());
+  std::vector<float> buffer(150, 99.0f);
+  CHECK(fl.value_and_gradient(x, y, Eigen::Map<Eigen::ArrayXXf>(buffer.data(), 30, 5)) == total);
+  CHECK((Eigen::Map<Eigen::ArrayXXf>(buffer.data(), 30, 5) == expected).all());
+  Eigen::ArrayXXf h(30, 5);
+  CHECK(fl.value_and_gradient(x, y, Eigen::Ref<Eigen::ArrayXXf>(h)) == total);
+  CHECK((h == expected).all());
+  Eigen::MatrixXf m(30, 5);
+  CHECK(fl.value_and_gradient(x, y, m.array()) == total);
+  CHECK((m.array() == expected).all());
+  const auto view = g.middleRows(5, 30);  // a const view: its elements are still the caller's
+  g.setConstant(99.0f);
+  CHECK(fl.value_and_gradient(x, y, view) == total);
+  CHECK((g.middleRows(5, 30) == expected).all());
+  const Eigen::ArrayXi labels = Eigen::ArrayXi::Zero(30);
+  const focal::SoftmaxFocalLoss<float> softmax;
+  Eigen::ArrayXXf gs(30, 5);
+  const float softmax_total = softmax.value_and_gradient(x, focal::labels(labels), gs);
+  g.setConstant(99.0f);
+  CHECK(softmax.value_and_gradient(x, focal::labels(labels), g.middleRows(5, 30)) ==
+        softmax_total);
+  CHECK((g.middleRows(5, 30) == gs).all());
+}

@@ -1,4 +1,4 @@
-// Bad input (api.md): std::invalid_argument naming the argument, the index and the value, and
+// Bad input: std::invalid_argument naming the argument, the index and the value, and
 // the caller's output untouched. NaN logits are not errors.
 
 #include <catch2/catch.hpp>

@@ -229,7 +229,7 @@ TEMPLATE_TEST_CASE("results are bitwise identical for any thread count", "[fused
 
 TEST_CASE("the float total is accurate at ten million elements", "[fused][sum]") {
   // Relative error against a long double sum of the very same per-element losses below 1e-6
-  // (the issue's bound), and in fact within an ulp or two of it.
+  // (the speed targets' bound), and in fact within an ulp or two of it.
   const Eigen::Index n = 10'000'000;
   const Eigen::ArrayXf x = logits<float>(n, 11);
   const Eigen::ArrayXf y = targets<float>(n, 12);

@@ -76,7 +76,7 @@ TEST_CASE("CE/FL is 100 at p_t = 0.9 and 1000 at p_t = 1 - 1/sqrt(1000) for gamm
   CHECK_THAT(ce(0.9, 1) / fl(0.9, 1), WithinRel(100.0, 1e-14));
   const double pt = 1 - 1 / std::sqrt(1000.0);
   CHECK_THAT(ce(pt, 1) / fl(pt, 1), WithinRel(1000.0, 1e-13));
-  // math.md: at exactly 0.968 the ratio is 1/0.032² = 976.5625.
+  // At exactly 0.968 the ratio is 1/0.032² = 976.5625.
   CHECK_THAT(ce(0.968, 1) / fl(0.968, 1), WithinRel(976.5625, 1e-13));
   // Same facts through y = 0 (p_t = 1 − p) and on logits (p_t = σ(x)).
   CHECK_THAT(ce(0.1, 0) / fl(0.1, 0), WithinRel(100.0, 1e-14));

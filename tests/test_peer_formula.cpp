@@ -1,6 +1,6 @@
 // The torchvision formula of benchmarks/peer_formula.hpp is the baseline of the accuracy table
 // and the benchmarks, so it must be faithful: it agrees with focal where that formula is
-// well-conditioned, and shows the failures users report (peers.md) where it is not.
+// well-conditioned, and shows the failures users report (README, Conventions) where it is not.
 #include <catch2/catch.hpp>
 
 #include <cmath>

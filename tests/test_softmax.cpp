@@ -11,9 +11,14 @@
 #include <vector>
 
 #include "support.hpp"
+#if !defined(FOCAL_TESTS_NO_QUADMATH)
+#include "reference.hpp"
+#endif
 
 using Catch::Matchers::Contains;
+#if !defined(FOCAL_TESTS_NO_QUADMATH)
 using ref::quad;
+#endif
 
 namespace {
 
@@ -52,7 +57,8 @@ RowMajor<S> test_rows(int classes, Eigen::ArrayXi& labels, unsigned seed) {
   return x;
 }
 
-// Rows in the regimes where the row's scalars lose digits (issue: 40 random rows per class
+#if !defined(FOCAL_TESTS_NO_QUADMATH)
+// Rows in the regimes where the row's scalars lose digits (40 random rows per class
 // count missed them): after the special rows of test_rows, a third ordinary rows (σ of 1, 3
 // and 10), a third confident hits with q = 1 − p_t log-uniform in [1e-9, 0.3], a third
 // confident misses with p_t log-uniform in [1e-13, 0.05]; the target logit is set from the
@@ -158,8 +164,11 @@ std::vector<Worst> check_rows_against_reference(const X& x, const Eigen::ArrayXi
   return worst;
 }
 
+#endif  // !FOCAL_TESTS_NO_QUADMATH
+
 }  // namespace
 
+#if !defined(FOCAL_TESTS_NO_QUADMATH)
 TEMPLATE_TEST_CASE("softmax focal loss matches a quad reference to 5 + ceil(gamma) ulp",
                    "[softmax]", float, double) {
   // 5, 16, 17, 21, 33 and 81 classes: the scalar rows where a row is shorter than a packet,
@@ -185,6 +194,7 @@ TEMPLATE_TEST_CASE("softmax focal loss matches a quad reference to 5 + ceil(gamm
     }
   }
 }
+#endif  // !FOCAL_TESTS_NO_QUADMATH
 
 TEMPLATE_TEST_CASE("softmax rows in every layout: in place, Blocks, column-major, weights",
                    "[softmax]", float, double) {

@@ -59,7 +59,7 @@ template <class Scalar>
                               format_value(v) + ", " + requirement);
 }
 
-/// Constructor arguments (api.md): α ∈ [0, 1]; γ ≥ 0 finite (γ > 0 for FL*); β finite.
+/// Constructor arguments: α ∈ [0, 1]; γ ≥ 0 finite (γ > 0 for FL*); β finite.
 template <class Scalar>
 Scalar checked_alpha(const char* type, Scalar alpha) {
   if (!(alpha >= Scalar(0) && alpha <= Scalar(1))) {

@@ -18,6 +18,7 @@
 
 #include "config.hpp"
 
+#include <cstddef>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -123,7 +124,8 @@ void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, c
   using P = simd::packet_t<S>;
   constexpr int L = simd::lanes<P>;
   constexpr int group = simd::block_packets * L;
-  alignas(64) S xb[group], yb[group], wb[group], kb[group], gb[group], lb[group], db[group];
+  constexpr std::size_t size = std::size_t(group);
+  alignas(64) S xb[size], yb[size], wb[size], kb[size], gb[size], lb[size], db[size];
   const P norm = pset1<P>(normalizer);
   // Dividing by the normalizer: Markstein's FMA correction of g·(1/n), correctly rounded like
   // a division, when 1/n is a normal number; a division otherwise. A branch per packet, taken
@@ -215,7 +217,7 @@ struct ScalarSpans {
                   S* g, Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
     using P = simd::packet_t<S>;
     constexpr int L = simd::lanes<P>;
-    alignas(64) S lb[L];
+    alignas(64) S lb[std::size_t(L)];
     int filled = 0;
     for (Eigen::Index i = 0; i < n; ++i) {
       S l, d;

@@ -5,7 +5,7 @@
 //
 //   loss = α_t · q^γ · (−log p_t),   q = 1 − p_t,   evaluated at p_t = σ(z), z = s·x
 //   (Logits) or p_t = p / 1 − p (Probabilities); FL* is CE evaluated at z' = γ*·z + β and
-//   divided by γ*. Every formula follows docs/math.md: no clamps, no log of a rounded
+//   divided by γ*. Every formula is a stable form (README, The math): no clamps, no log of a rounded
 //   probability, no 1 − σ(z), integer γ by multiplication.
 
 #include "config.hpp"

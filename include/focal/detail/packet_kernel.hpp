@@ -12,6 +12,7 @@
 
 #include "config.hpp"
 
+#include <cstddef>
 #include <type_traits>
 #include <utility>
 
@@ -149,7 +150,8 @@ class SigmoidPacketKernel {
   template <bool WantLoss, bool WantGrad>
   void eval_one(Scalar x, bool positive, Scalar& loss, Scalar& grad) const {
     constexpr int L = lanes<P>;
-    alignas(64) Scalar xb[L], yb[L], lb[L], gb[L];
+    constexpr std::size_t size = std::size_t(L);
+    alignas(64) Scalar xb[size], yb[size], lb[size], gb[size];
     for (int k = 0; k < L; ++k) {
       xb[k] = x;
       yb[k] = positive ? Scalar(1) : Scalar(0);
@@ -168,7 +170,8 @@ class SigmoidPacketKernel {
     constexpr int L = lanes<P>;
     constexpr int max_packets = block_packets;
     constexpr bool star = Mode == mode_star;
-    alignas(64) Scalar zs[max_packets * L], zlo[max_packets * L], es[max_packets * L];
+    constexpr std::size_t size = std::size_t(max_packets * L);
+    alignas(64) Scalar zs[size], zlo[size], es[size];
     mask_t<P> negative_targets[max_packets];  // y ≠ 1, from stage 1 to stage 2: no second compare
     const P one = cst<P>(1);
     const bool alpha_zero = p_.alpha_pos == Scalar(0) || p_.alpha_neg == Scalar(0);

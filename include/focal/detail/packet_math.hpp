@@ -79,6 +79,14 @@ using scalar_of = typename unpacket_traits<P>::type;
 template <class P>
 inline constexpr int lanes = unpacket_traits<P>::size;
 
+/// The number of Scalars in a packet of this build's kernels (1 without SIMD). A function, not
+/// a constant: a test links objects built for two instruction sets and asks each which code it
+/// runs.
+template <class Scalar>
+int packet_lanes() noexcept {
+  return lanes<packet_t<Scalar>>;
+}
+
 /// Whether focal's packet kernels run for this Scalar in this build (Eigen vectorizes it).
 template <class Scalar>
 inline constexpr bool vectorized = packet_traits<Scalar>::Vectorizable && lanes<packet_t<Scalar>> > 1;
@@ -437,6 +445,12 @@ constexpr S exp_lowest() {
   return std::is_same<S, float>::value ? S(-104) : S(-746);
 }
 
+// GCC defines some AVX-512 intrinsics as macros when not optimizing (-O0, -fsyntax-only) that
+// cast -1 to a mask type: -Wsign-conversion then fires on focal's line, not in GCC's header.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#endif
 /// max(−|v|, exp_lowest): the argument of exp(−|z|), clamped where it no longer matters. With
 /// AVX-512DQ one vrange (−min(|v|, |exp_lowest|)), which maps NaN to exp_lowest: the caller
 /// carries a NaN logit through z instead (negative_or_nan). Elsewhere the sign bit set, then
@@ -453,6 +467,9 @@ EIGEN_ALWAYS_INLINE P neg_abs_clamped(const P& v) {
 #endif
   return pmax(por(v, cst<P>(S(-0.0))), cst<P>(exp_lowest<S>()));
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /// z < 0, and on packets whose neg_abs_clamped drops NaN also z NaN (one unordered compare):
 /// where it is true the kernel subtracts z, so a NaN logit makes the loss and gradient NaN.
@@ -707,6 +724,11 @@ inline constexpr bool has_neg_log_unit =
     false;
 #endif
 
+// As for neg_abs_clamped: _mm512_getmant_* are macros at -O0.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#endif
 /// −(log v + corr) for v in [0, 1] (0 → +∞, NaN → NaN) and a small correction corr (the
 /// caller's v_lo/v), within about half an ulp: v = m·2^e (vgetmant/vgetexp, subnormals
 /// included), log m by table_log, and e·ln 2 + log(1/c) + r summed with a two-product, Fast2Sum
@@ -744,6 +766,9 @@ EIGEN_ALWAYS_INLINE P neg_log_unit(const P& v, const P& corr) {
   return v;
 #endif
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace simd
 }  // namespace detail

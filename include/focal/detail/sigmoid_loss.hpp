@@ -7,6 +7,7 @@
 
 #include "config.hpp"
 
+#include <cstddef>
 #include <cmath>
 #include <type_traits>
 #include <utility>
@@ -42,14 +43,14 @@ struct elementwise_op {
                   simd::packet_kernel_for<Scalar, Input>) {
       const simd::SigmoidPacketKernel<Scalar, Input> pk(kernel.params());
       constexpr int n = unpacket_traits<Packet>::size;
-      alignas(64) Scalar xs[n], ys[n], ls[n], ds[n];
+      alignas(64) Scalar xs[std::size_t(n)], ys[std::size_t(n)], ls[std::size_t(n)], ds[std::size_t(n)];
       pstore(xs, x);
       pstore(ys, y);
       pk.eval_packets(xs, ys, 1, ls, ds);
       return pload<Packet>(Derivative ? ds : ls);
     } else {  // another packet size (Eigen's half packets): lane by lane, same bits
       constexpr int n = unpacket_traits<Packet>::size;
-      alignas(64) Scalar xs[n], ys[n];
+      alignas(64) Scalar xs[std::size_t(n)], ys[std::size_t(n)];
       pstoreu(xs, x);
       pstoreu(ys, y);
       for (int i = 0; i < n; ++i) xs[i] = (*this)(xs[i], ys[i]);
@@ -126,7 +127,7 @@ bool targets_look_valid(Scan&& scan) {
   P ok = pcmp_eq(zero, zero);
   bool all = scan([&](const P& v) { ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one))); },
                   [](Scalar v) { return is_target(v); });
-  alignas(64) Scalar lanes[L];
+  alignas(64) Scalar lanes[std::size_t(L)];
   pstoreu(lanes, ok);
   for (int k = 0; k < L; ++k) all = all && !(lanes[k] == Scalar(0));  // a true lane is all ones
   return all;

@@ -1,7 +1,7 @@
 #ifndef FOCAL_DETAIL_SOFTMAX_KERNEL_HPP
 #define FOCAL_DETAIL_SOFTMAX_KERNEL_HPP
 
-// The row kernel of the softmax focal loss (docs/math.md): for one row x of K logits and a
+// The row kernel of the softmax focal loss: for one row x of K logits and a
 // target class t, with p = softmax(x),
 //   FL = −α_t q^γ log p_t,  q = 1 − p_t = Σ_{c≠t} p_c (summed, never formed as 1 − p_t),
 //   ∂FL/∂x_c = w (δ_ct − p_c),  w = −α_t q^γ (1 + γ p_t r),  r = −log p_t / q  (→ 1 as q → 0).

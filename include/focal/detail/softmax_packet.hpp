@@ -11,6 +11,7 @@
 
 #include "config.hpp"
 
+#include <cstddef>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -104,7 +105,7 @@ bool softmax_row_sums(const Scalar* x, Eigen::Index classes, Eigen::Index t, Sca
   } else {
     (void)grad;
   }
-  alignas(64) Scalar target_lanes[L];
+  alignas(64) Scalar target_lanes[std::size_t(L)];
   pstore(target_lanes, target);
   sums.st = target_lanes[t >= last_start ? t - last_start : t % L];
   using W = wide_t<Scalar>;
