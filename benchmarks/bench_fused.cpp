@@ -115,7 +115,7 @@ void fused_unchecked(benchmark::State& state) {
       focal::detail::simd::SigmoidPacketKernel<S>(focal::detail::focal_params(S(0.25), S(2))),
       d.num_fg};
   for (auto _ : state) {
-    benchmark::DoNotOptimize(focal::detail::fused_dense<S>(span, d.x, d.y, d.g, 1));
+    benchmark::DoNotOptimize(focal::detail::fused_dense<S>(span, d.x, d.y, d.g, focal::threads(1)));
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));

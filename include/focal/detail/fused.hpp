@@ -8,7 +8,10 @@
 // a time pairwise, adds those block sums into per-lane TwoSum accumulators, reduces them in
 // lane order into a compensated double, and the chunk totals are added in chunk order: the
 // total is within a few ulps of the exact sum (3 roundings per block at worst, far less in
-// practice), and bitwise the same whether one thread or many computed the chunks. Contiguous
+// practice), and bitwise the same whether one thread or many computed the chunks. It is not
+// the same bits for the same values in another storage order (or as labels rather than dense
+// targets): the chunks then hold other elements, and their float block sums round otherwise
+// (tested within 4 ulp of the exact sum either way). Contiguous
 // data are read and written in place (with labels, row by row or column by column, as the
 // logits lie); anything else (strided Maps, blocks, expressions) is gathered block by block
 // into stack buffers that stay in L1: a run of contiguous elements at a time where the

@@ -110,8 +110,9 @@ inline Scalar weight(Scalar a, Scalar v) noexcept {
   return (a == Scalar(0) && std::isinf(v)) ? Scalar(0) : a * v;
 }
 
-/// Σ in double with Neumaier's compensation: a float total is exact to its last bit, a double
-/// total is within an ulp or two of the exact sum whatever the order. +∞ terms give +∞.
+/// Σ in double with Neumaier's compensation: of terms ≥ 0, within about 2^-106 relative of the
+/// exact sum (plus the final rounding) whatever their order, far below a float's ulp and an ulp
+/// or two of a double's. +∞ terms give +∞.
 class CompensatedSum {
  public:
   void add(double v) noexcept {
