@@ -9,7 +9,7 @@
 // Rows of float logits use plain double (wide_t), 2^-29 of a float ulp.
 //
 // The same operations are defined on double (w_add(a, b) = a + b, ...), so that the row
-// formulas are written once for both. Non-finite values are carried in hi with lo = 0.
+// formulas are written once for both.
 
 #include "config.hpp"
 
@@ -29,18 +29,22 @@ struct DoubleWord {
 template <class Scalar>
 using wide_t = std::conditional_t<std::is_same<Scalar, float>::value, double, DoubleWord>;
 
-/// hi + lo with |lo| ≤ ulp(hi)/2, given |hi| ≥ |lo| or hi = 0 (Fast2Sum); lo = 0 where hi + lo
-/// is not finite (Fast2Sum's lo would be NaN there).
+/// hi + lo with |lo| ≤ ulp(hi)/2, given |hi| ≥ |lo| or hi = 0 (Fast2Sum).
 inline DoubleWord w_normalize(double hi, double lo) noexcept {
-  // A non-finite lo with a finite hi: Dekker's product (no FMA) overflowed in its split.
-  if (!std::isfinite(lo)) return {hi, 0};
   const double s = hi + lo;
-  if (!std::isfinite(s)) return {s, 0};
   return {s, lo - (s - hi)};
 }
 
 inline double w_value(double a) noexcept { return a; }
 inline double w_value(const DoubleWord& a) noexcept { return a.hi + a.lo; }
+
+/// Whether both words are finite. The operations below assume finite operands and results
+/// that neither overflow nor go subnormal (the error-free products need that); their users
+/// check the outcome and take plain double where it is not (softmax_row_terms).
+inline bool w_finite(double a) noexcept { return std::isfinite(a); }
+inline bool w_finite(const DoubleWord& a) noexcept {
+  return std::isfinite(a.hi) && std::isfinite(a.lo);
+}
 
 template <class W>
 W w_from(double a) noexcept {
@@ -57,7 +61,8 @@ W w_sum(const CompensatedSum& sum) noexcept {
   if constexpr (std::is_same<W, double>::value) {
     return sum.total();
   } else {
-    return w_normalize(sum.high(), sum.low());
+    return std::isfinite(sum.high()) ? w_normalize(sum.high(), sum.low())
+                                     : DoubleWord{sum.high(), 0};
   }
 }
 
@@ -69,7 +74,6 @@ inline double w_div(double a, double b) noexcept { return a / b; }
 inline DoubleWord w_add(const DoubleWord& x, double y) noexcept {
   double sh, sl;
   two_sum(x.hi, y, sh, sl);
-  if (!std::isfinite(sh)) return {sh, 0};
   return w_normalize(sh, x.lo + sl);
 }
 
@@ -77,7 +81,6 @@ inline DoubleWord w_add(const DoubleWord& x, double y) noexcept {
 inline DoubleWord w_add(const DoubleWord& x, const DoubleWord& y) noexcept {
   double sh, sl, th, tl;
   two_sum(x.hi, y.hi, sh, sl);
-  if (!std::isfinite(sh)) return {sh, 0};
   two_sum(x.lo, y.lo, th, tl);
   const DoubleWord v = w_normalize(sh, sl + th);
   return w_normalize(v.hi, tl + v.lo);
@@ -87,7 +90,6 @@ inline DoubleWord w_add(const DoubleWord& x, const DoubleWord& y) noexcept {
 inline DoubleWord w_mul(const DoubleWord& x, double y) noexcept {
   double ch, cl1;
   two_prod(x.hi, y, ch, cl1);
-  if (!std::isfinite(ch) || ch == 0) return {ch, 0};
   return w_normalize(ch, cl1 + x.lo * y);
 }
 
@@ -95,22 +97,28 @@ inline DoubleWord w_mul(const DoubleWord& x, double y) noexcept {
 inline DoubleWord w_mul(const DoubleWord& x, const DoubleWord& y) noexcept {
   double ch, cl1;
   two_prod(x.hi, y.hi, ch, cl1);
-  if (!std::isfinite(ch) || ch == 0) return {ch, 0};
   return w_normalize(ch, cl1 + (x.hi * y.lo + x.lo * y.hi));
 }
 
-/// x / y (DWDivDW, Algorithm 17: ≤ 15u² + 56u³).
+/// x / y as DWDivDW (Algorithm 17) does it, with one hardware division instead of two: the
+/// quotient's high word from a reciprocal (a few ulps off) and its correction from the exact
+/// residual x − th·y times the same reciprocal; about 2^-104 relative either way.
 inline DoubleWord w_div(const DoubleWord& x, const DoubleWord& y) noexcept {
-  const double th = x.hi / y.hi;
-  if (!std::isfinite(th) || th == 0) return {th, 0};
-  const DoubleWord r = w_mul(y, th);  // th·y
-  const double delta = (x.hi - r.hi) + (x.lo - r.lo);
-  return w_normalize(th, delta / y.hi);
+  const double inv = 1 / y.hi;
+  const double th = x.hi * inv;
+  const DoubleWord p = w_mul(y, th);  // th·y
+  const double delta = (x.hi - p.hi) + (x.lo - p.lo);
+  return w_normalize(th, delta * inv);
 }
 
-/// x / y.
+/// x / y (DWDivFP, Algorithm 15, with the reciprocal as above).
 inline DoubleWord w_div(const DoubleWord& x, double y) noexcept {
-  return w_div(x, DoubleWord{y, 0});
+  const double inv = 1 / y;
+  const double th = x.hi * inv;
+  double ph, pl;
+  two_prod(th, y, ph, pl);
+  const double delta = ((x.hi - ph) - pl) + x.lo;
+  return w_normalize(th, delta * inv);
 }
 
 /// a − b for Scalar inputs, exact (in double for float, in two words for double).
@@ -121,21 +129,25 @@ W w_difference(Scalar a, Scalar b) noexcept {
   } else {
     double s, e;
     two_sum(double(a), -double(b), s, e);
-    return std::isfinite(s) ? DoubleWord{s, e} : DoubleWord{s, 0};
+    return DoubleWord{s, e};
   }
 }
 
 /// log1p(r) for r ≥ 0: libm's log1p of the high word and the first-order term of the low one.
 inline double w_log1p(double r) noexcept { return std::log1p(r); }
 inline DoubleWord w_log1p(const DoubleWord& r) noexcept {
-  const double l = std::log1p(r.hi);
-  if (!std::isfinite(l)) return {l, 0};
-  return w_normalize(l, r.lo / (1 + r.hi));
+  return w_normalize(std::log1p(r.hi), r.lo / (1 + r.hi));
 }
 
 /// q^k for integer k ≥ 0 by multiplication (q^0 = 1, also for q = 0).
 inline double w_pow_int(double q, int k) noexcept { return int_pow(q, k); }
 inline DoubleWord w_pow_int(const DoubleWord& q, int k) noexcept {
+  switch (k) {  // the common cases, without a loop
+    case 0: return {1, 0};
+    case 1: return q;
+    case 2: return w_mul(q, q);
+    default: break;
+  }
   DoubleWord result{1, 0}, base = q;
   while (k > 0) {
     if (k & 1) result = w_mul(result, base);
@@ -149,7 +161,7 @@ inline DoubleWord w_pow_int(const DoubleWord& q, int k) noexcept {
 inline double w_pow(double q, double gamma) noexcept { return std::pow(q, gamma); }
 inline DoubleWord w_pow(const DoubleWord& q, double gamma) noexcept {
   const double p = std::pow(q.hi, gamma);
-  if (!std::isfinite(p) || p == 0 || q.hi == 0) return {p, 0};
+  if (q.hi == 0) return {p, 0};
   return w_normalize(p, p * (gamma * (q.lo / q.hi)));
 }
 

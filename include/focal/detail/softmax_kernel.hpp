@@ -45,36 +45,62 @@ struct SoftmaxRowTerms {
   double loss;  // anchor_weight·α_t q^γ (−log p_t)
   W w;          // −α_t q^γ (1 + γ p_t r)
   W q;          // 1 − p_t
-  W sum;        // Σ s_c = 1 + R
+  W inv_sum;    // 1 / Σ s_c = 1 / (1 + R)
 };
+
+/// The formulas of softmax_row_terms in W.
+template <class W, class Scalar>
+inline SoftmaxRowTerms<W> softmax_row_formulas(const W& r, const W& q_sum, Scalar st, Scalar m,
+                                               Scalar xt, Scalar alpha_t, Scalar gamma,
+                                               int int_gamma, Scalar anchor_weight) {
+  SoftmaxRowTerms<W> terms;
+  terms.inv_sum = w_div(w_from<W>(1), w_add(r, 1.0));
+  const W gap = xt == m ? w_from<W>(0) : w_difference<W>(m, xt);
+  const W nl = w_add(gap, w_log1p(r));       // −log p_t ≥ 0
+  terms.q = w_mul(q_sum, terms.inv_sum);     // 1 − p_t, from the non-target terms
+  const W qg = int_gamma >= 0 ? w_pow_int(terms.q, int_gamma) : w_pow(terms.q, double(gamma));
+  terms.loss = weight(double(anchor_weight), weight(double(alpha_t), w_value(w_mul(qg, nl))));
+  // p_t·r with r = −log p_t / q: s_t·(−log p_t)/Q, one division; r → 1 as q → 0 (then p_t),
+  // p_t·r → 0 as p_t → 0.
+  const W pt_ratio = st == Scalar(0) ? w_from<W>(0)
+                     : w_value(q_sum) > 0 ? w_div(w_mul(nl, double(st)), q_sum)
+                                          : w_mul(terms.inv_sum, double(st));
+  terms.w = w_mul(w_mul(qg, -double(alpha_t)), w_add(w_mul(pt_ratio, double(gamma)), 1.0));
+  return terms;
+}
 
 template <class W, class Scalar>
 inline SoftmaxRowTerms<W> softmax_row_terms(const W& r, const W& q_sum, Scalar st, Scalar m,
                                             Scalar xt, Scalar alpha_t, Scalar gamma,
                                             int int_gamma, Scalar anchor_weight) {
-  SoftmaxRowTerms<W> terms;
-  terms.sum = w_add(r, 1.0);
-  const W gap = xt == m ? w_from<W>(0) : w_difference<W>(m, xt);
-  const W nl = w_add(gap, w_log1p(r));  // −log p_t ≥ 0
-  terms.q = w_div(q_sum, terms.sum);    // 1 − p_t, from the non-target terms
-  const W pt = w_div(w_from<W>(double(st)), terms.sum);
-  const W qg = int_gamma >= 0 ? w_pow_int(terms.q, int_gamma) : w_pow(terms.q, double(gamma));
-  terms.loss = weight(double(anchor_weight), weight(double(alpha_t), w_value(w_mul(qg, nl))));
-  const W ratio = w_value(terms.q) > 0 ? w_div(nl, terms.q) : w_from<W>(1);  // r(q) → 1, q → 0
-  const W pt_ratio = w_value(pt) > 0 ? w_mul(pt, ratio) : w_from<W>(0);     // → 0, p_t → 0
-  terms.w = w_mul(w_mul(qg, -double(alpha_t)), w_add(w_mul(pt_ratio, double(gamma)), 1.0));
-  return terms;
+  if constexpr (std::is_same<W, DoubleWord>::value) {
+    const SoftmaxRowTerms<W> terms =
+        softmax_row_formulas(r, q_sum, st, m, xt, alpha_t, gamma, int_gamma, anchor_weight);
+    if (std::isfinite(terms.loss) && w_finite(terms.w) && w_finite(terms.q) &&
+        w_finite(terms.inv_sum)) {
+      return terms;
+    }
+    // An infinite logit, or a term beyond double's range: the double-word operations do not
+    // carry special values, plain double does (the result's accuracy is moot there).
+    const SoftmaxRowTerms<double> d = softmax_row_formulas(
+        w_value(r), w_value(q_sum), st, m, xt, alpha_t, gamma, int_gamma, anchor_weight);
+    return {d.loss, {d.w, 0}, {d.q, 0}, {d.inv_sum, 0}};
+  } else {
+    return softmax_row_formulas(r, q_sum, st, m, xt, alpha_t, gamma, int_gamma, anchor_weight);
+  }
 }
 
 /// ∂(anchor_weight·FL)/∂x_c / normalizer for a column with s_c = s (the target's if target).
 template <class W, class Scalar>
 inline Scalar softmax_gradient(const SoftmaxRowTerms<W>& terms, bool target, Scalar s,
                                Scalar anchor_weight, Scalar normalizer) {
-  const W g = target ? w_mul(terms.w, terms.q)
-                     : w_mul(w_div(w_mul(terms.w, double(s)), terms.sum), -1.0);
+  const W g = target ? w_mul(terms.w, terms.q) : w_mul(w_mul(terms.w, terms.inv_sum), -double(s));
   // (g·weight)/normalizer, not g·(weight/normalizer): the latter overflows for a tiny
   // normalizer and turns zero gradients into 0·∞.
-  return static_cast<Scalar>(w_value(w_div(w_mul(g, double(anchor_weight)), double(normalizer))));
+  const double v = w_value(w_div(w_mul(g, double(anchor_weight)), double(normalizer)));
+  if (std::isfinite(v)) return static_cast<Scalar>(v);
+  // Beyond double's range (or through it, in the double-word steps): plain double's limits.
+  return static_cast<Scalar>(w_value(g) * double(anchor_weight) / double(normalizer));
 }
 
 /// Loss of one row, weighted by anchor_weight; with Grad, also writes the row's gradient

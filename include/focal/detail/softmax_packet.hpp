@@ -134,8 +134,7 @@ double softmax_row_finish(const RowSums<Scalar>& sums, Eigen::Index classes, Eig
     // −w·s/Σs·weight/normalizer as c·s; where c would overflow, or lose precision below the
     // normal range, the scalar kernel's order of operations (softmax_gradient) instead.
     const double c = w_value(
-        w_div(w_mul(w_div(w_mul(terms.w, -1.0), terms.sum), double(anchor_weight)),
-              double(normalizer)));
+        w_div(w_mul(w_mul(terms.w, terms.inv_sum), -double(anchor_weight)), double(normalizer)));
     const bool direct = c == 0 || (std::fabs(c) >= double(std::numeric_limits<Scalar>::min()) &&
                                    std::fabs(c) <= double(std::numeric_limits<Scalar>::max()));
     if (direct) {
