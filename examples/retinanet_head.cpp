@@ -1,7 +1,7 @@
 // A RetinaNet-shaped batch: 2 images × 20,000 anchors × 80 classes of float logits in a raw
 // row-major buffer, as a detector head hands them over; labels from an anchor matcher (a
 // class, background or ignore); α-balanced focal loss and its gradient in one call through
-// Eigen::Map, normalized by the foreground count.
+// Eigen::Map, normalized by the foreground count, then per image as torchvision does.
 #include <focal/focal.hpp>
 
 #include <algorithm>
@@ -63,5 +63,11 @@ int main() {
               }());
   std::printf("time: %.2f ms for loss + gradient (%.0f M logits/s, one thread)\n", best_ms,
               double(n * classes) / best_ms / 1e3);
+
+  // torchvision's RetinaNet divides each image's loss by that image's foreground count and
+  // averages over the images: focal::per_image in place of the normalizer.
+  const Eigen::ArrayXi sizes = Eigen::ArrayXi::Constant(images, int(anchors_per_image));
+  const float per_image = loss.value_and_gradient(x, focal::labels(y), g, focal::per_image(sizes));
+  std::printf("the same, torchvision's per-image normalization: %.6f\n", per_image);
   return 0;
 }
