@@ -17,6 +17,8 @@
 //                    labelled class 0: the packet row kernel (row-major rows)
 // softmax_colmajor:  the same, logits and G column-major: gathered a few rows at a time into
 //                    a row-major stack buffer for the packet row kernel
+// softmax_double:    softmax on the same logits in double (row-major): the row's scalars in
+//                    double-word arithmetic
 // softmax_scalar:    the scalar row kernel that every layout ran before the packet one (detail
 //                    API: measurement only), on the row-major logits
 // softmax_naive:     the softmax focal loss and its gradient as users write them by hand:
@@ -183,6 +185,23 @@ void softmax_colmajor(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b.n * b.k);
 }
 
+// The same logits in double: rows whose scalars are kept in double-word arithmetic.
+void softmax_double(benchmark::State& state) {
+  Batch& b = batch(state.range(0));
+  const Eigen::ArrayXi& l = softmax_labels(b);
+  using RowMajorDouble = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  static std::map<Eigen::Index, std::unique_ptr<RowMajorDouble>> logits;
+  auto& x = logits[state.range(0)];
+  if (!x) x = std::make_unique<RowMajorDouble>(b.x.template cast<double>());
+  RowMajorDouble g(b.n, b.k);
+  const focal::SoftmaxFocalLoss<double> loss(0.25, 2.0);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(loss.value_and_gradient(*x, focal::labels(l), g, double(b.num_fg)));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * b.n * b.k);
+}
+
 // The loop of the per-row baselines: row(x, g, t, k) returns row t's loss and writes its
 // gradient; ignored rows get a zero gradient.
 template <class Row>
@@ -238,6 +257,7 @@ BENCHMARK(labels_block)->Arg(80)->Unit(benchmark::kMillisecond);
 BENCHMARK(labels_colmajor)->Arg(80)->Arg(4)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(softmax)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(softmax_colmajor)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(softmax_double)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(softmax_scalar)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(softmax_naive)->Arg(81)->Arg(21)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();
