@@ -37,8 +37,9 @@ inline Threads threads(unsigned count = 0) noexcept { return Threads{count}; }
 /// `task(k)` exactly once for every k in [0, n), from any threads and in any order, and return
 /// once every call has returned. n is the number of chunks (each about 8,192 elements, some
 /// microseconds of work); `task` is cheap to copy and never throws. The result is bitwise the
-/// same as with focal::threads(1). If parallel_for throws or returns with tasks not run, those
-/// tasks run on the calling thread and the call completes normally (the result is the same).
+/// same as with focal::threads(1). If parallel_for throws a std::exception or returns with tasks
+/// not run, those tasks run on the calling thread and the call completes normally (the result
+/// is the same); other exceptions propagate.
 ///
 /// E.g. with oneTBB: `focal::parallel([](std::size_t n, const auto& task) {
 /// tbb::parallel_for(std::size_t(0), n, task); })`; with PyTorch's pool:

@@ -204,17 +204,17 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
   // few), in 32-bit lanes for labels that fit them, and the scan that names the offender only
   // when it finds one. Legal: ignore ≤ v < classes, but for background where not allowed.
   using C = label_lane<typename D::Scalar>;
+  // The largest legal class in C: classes − 1, so −1 for signed labels with no classes (an
+  // unsigned C wraps there; no_class makes every unsigned label illegal then).
   const bool no_class = classes == 0;
-  const C last = no_class ? C(0)
-                 : static_cast<unsigned long long>(classes - 1) >
-                           static_cast<unsigned long long>(std::numeric_limits<C>::max())
-                     ? std::numeric_limits<C>::max()
-                     : C(classes - 1);
+  C last = std::numeric_limits<C>::max();
+  if (static_cast<unsigned long long>(classes) <= static_cast<unsigned long long>(last)) {
+    last = static_cast<C>(static_cast<C>(classes) - C(1));
+  }
   const auto illegal = [&](Eigen::Index i) {
     const C v = static_cast<C>(labels.indices().coeff(i));
     if constexpr (std::is_signed<C>::value) {
-      return bool((v < C(ignore)) | (v > last) | (no_class & (v >= C(0))) |
-                  (!allow_background & (v == C(background))));
+      return bool((v < C(ignore)) | (v > last) | (!allow_background & (v == C(background))));
     } else {  // unsigned labels are never background or ignore
       return bool(no_class | (v > last));
     }

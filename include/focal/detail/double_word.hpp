@@ -41,7 +41,6 @@ inline double w_value(const DoubleWord& a) noexcept { return a.hi + a.lo; }
 /// Whether both words are finite. The operations below assume finite operands and results
 /// that neither overflow nor go subnormal (the error-free products need that); their users
 /// check the outcome and take plain double where it is not (softmax_row_terms).
-inline bool w_finite(double a) noexcept { return std::isfinite(a); }
 inline bool w_finite(const DoubleWord& a) noexcept {
   return std::isfinite(a.hi) && std::isfinite(a.lo);
 }

@@ -21,9 +21,9 @@
 
 #include "config.hpp"
 
-#include <cstddef>
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -41,7 +41,6 @@
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
 
-inline constexpr Eigen::Index chunk_elements = 8192;  // the unit of summation and of threading
 inline constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers: 3 × 1 KiB of float
 inline constexpr Eigen::Index piece_elements = 1024;  // labels: buffers of 4 KiB each of float
 inline constexpr Eigen::Index few_classes = 32;       // labels: fewer classes go masked (below)

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <exception>
+#include <new>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -21,6 +22,9 @@
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
+
+/// Elements per chunk of the fused passes: the unit of summation and of threading.
+inline constexpr Eigen::Index chunk_elements = 8192;
 
 /// f(c) for c in [0, n), each chunk's total added in order, with compensation.
 template <class F>

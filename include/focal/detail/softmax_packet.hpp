@@ -22,6 +22,7 @@
 #include "double_word.hpp"
 #include "lane_sum.hpp"
 #include "packet_math.hpp"
+#include "parallel.hpp"
 #include "softmax_kernel.hpp"
 #include "stable.hpp"
 
@@ -215,7 +216,7 @@ element_pointer<D> column_start(D& a, Eigen::Index j) {
 template <class Scalar>
 Eigen::Index softmax_chunk_rows(Eigen::Index classes) {
   constexpr Eigen::Index line = 64 / Eigen::Index(sizeof(Scalar));
-  return std::max(line, Eigen::Index(8192) / std::max<Eigen::Index>(classes, 1));
+  return std::max(line, chunk_elements / std::max<Eigen::Index>(classes, 1));
 }
 
 /// Prefetches elements [from, from + n) of each of `classes` columns `stride` apart (for
