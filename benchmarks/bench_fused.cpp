@@ -112,7 +112,7 @@ void fused_unchecked(benchmark::State& state) {
   // The internal pass value_and_gradient runs after its checks (detail API: measurement only).
   Data<S>& d = data<S>(state.range(0));
   const focal::detail::PacketSpans<S> span{
-      focal::detail::simd::SigmoidPacketKernel<S>(focal::detail::focal_params(S(0.25), S(2))),
+      focal::detail::SigmoidKernel<S>(focal::detail::focal_params(S(0.25), S(2))),
       d.num_fg};
   for (auto _ : state) {
     benchmark::DoNotOptimize(focal::detail::fused_dense<S>(span, d.x, d.y, d.g, focal::threads(1)));
@@ -196,12 +196,14 @@ void probabilities_fused(benchmark::State& state) {
 
 template <class S>
 void probabilities_scalar(benchmark::State& state) {
-  // The scalar formulas (probability_kernel.hpp) in the same plain loop.
+  // The kernel instantiated on plain scalars (what a build without SIMD runs), in the same
+  // plain loop.
   Data<S>& d = data<S>(state.range(0));
   const auto& p = probabilities<S>(state.range(0));
-  const auto params = focal::detail::focal_params(S(0.25), S(2));
+  const focal::detail::SigmoidKernel<S, focal::Probabilities, S> kernel(
+      focal::detail::focal_params(S(0.25), S(2)));
   scalar_loop(state, d, [&](Eigen::Index i, S& l, S& g) {
-    focal::detail::probability_eval<true, true>(params, p[i], d.y[i] == S(1), l, g);
+    kernel.template eval<true, true>(p[i], d.y[i] == S(1), l, g);
   });
 }
 
@@ -211,7 +213,7 @@ void kernel_block(benchmark::State& state) {
   if constexpr (simd::vectorized<S>) {
     const Eigen::Index n = state.range(0);
     Data<S>& d = data<S>(n);
-    const simd::SigmoidPacketKernel<S> kernel(focal::detail::focal_params(S(0.25), S(2)));
+    const focal::detail::SigmoidKernel<S> kernel(focal::detail::focal_params(S(0.25), S(2)));
     constexpr int packets = simd::block_packets;
     constexpr Eigen::Index group = packets * Eigen::internal::packet_traits<S>::size;
     Eigen::Array<S, Eigen::Dynamic, 1> l(n);  // aligned, as eval_block's outputs must be

@@ -8,7 +8,7 @@ inc=${2:-$(dirname "$0")/../include}
 mkdir -p "$out"
 build() {  # name, flags...
   name=$1; shift
-  g++ -std=c++17 -O2 "$@" -I"$inc" -I/usr/include/eigen3 "$(dirname "$0")/bitdump.cpp" \
+  g++ -std=c++17 -O2 "$@" -I"$inc" -isystem /usr/include/eigen3 -Wall -Wextra -Wconversion -Wsign-conversion -Wshadow "$(dirname "$0")/bitdump.cpp" \
     -o "$out/$name" -lquadmath -pthread
   "$out/$name" > "$out/$name.txt"
 }

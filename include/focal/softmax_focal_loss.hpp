@@ -20,7 +20,7 @@
 #include <Eigen/Core>
 
 #include "detail/checks.hpp"
-#include "detail/kernel.hpp"
+#include "detail/sigmoid_kernel.hpp"
 #include "detail/parallel.hpp"
 #include "detail/softmax_kernel.hpp"
 #include "detail/softmax_packet.hpp"

@@ -16,7 +16,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "stable.hpp"
+#include "simd/eft.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
@@ -54,17 +54,6 @@ W w_from(double a) noexcept {
   }
 }
 
-/// A compensated sum's total: rounded to double, or in two words.
-template <class W>
-W w_sum(const CompensatedSum& sum) noexcept {
-  if constexpr (std::is_same<W, double>::value) {
-    return sum.total();
-  } else {
-    return std::isfinite(sum.high()) ? w_normalize(sum.high(), sum.low())
-                                     : DoubleWord{sum.high(), 0};
-  }
-}
-
 inline double w_add(double a, double b) noexcept { return a + b; }
 inline double w_mul(double a, double b) noexcept { return a * b; }
 inline double w_div(double a, double b) noexcept { return a / b; }
@@ -72,15 +61,15 @@ inline double w_div(double a, double b) noexcept { return a / b; }
 /// x + y (DWPlusFP, Algorithm 4: relative error ≤ 2u²).
 inline DoubleWord w_add(const DoubleWord& x, double y) noexcept {
   double sh, sl;
-  two_sum(x.hi, y, sh, sl);
+  simd::two_sum(x.hi, y, sh, sl);
   return w_normalize(sh, x.lo + sl);
 }
 
 /// x + y (AccurateDWPlusDW, Algorithm 6: ≤ 3u² + 13u³).
 inline DoubleWord w_add(const DoubleWord& x, const DoubleWord& y) noexcept {
   double sh, sl, th, tl;
-  two_sum(x.hi, y.hi, sh, sl);
-  two_sum(x.lo, y.lo, th, tl);
+  simd::two_sum(x.hi, y.hi, sh, sl);
+  simd::two_sum(x.lo, y.lo, th, tl);
   const DoubleWord v = w_normalize(sh, sl + th);
   return w_normalize(v.hi, tl + v.lo);
 }
@@ -88,14 +77,14 @@ inline DoubleWord w_add(const DoubleWord& x, const DoubleWord& y) noexcept {
 /// x·y (DWTimesFP, Algorithm 9: ≤ 2u²).
 inline DoubleWord w_mul(const DoubleWord& x, double y) noexcept {
   double ch, cl1;
-  two_prod(x.hi, y, ch, cl1);
+  simd::two_prod(x.hi, y, ch, cl1);
   return w_normalize(ch, cl1 + x.lo * y);
 }
 
 /// x·y (DWTimesDW, Algorithm 12: ≤ 5u²).
 inline DoubleWord w_mul(const DoubleWord& x, const DoubleWord& y) noexcept {
   double ch, cl1;
-  two_prod(x.hi, y.hi, ch, cl1);
+  simd::two_prod(x.hi, y.hi, ch, cl1);
   return w_normalize(ch, cl1 + (x.hi * y.lo + x.lo * y.hi));
 }
 
@@ -115,7 +104,7 @@ inline DoubleWord w_div(const DoubleWord& x, double y) noexcept {
   const double inv = 1 / y;
   const double th = x.hi * inv;
   double ph, pl;
-  two_prod(th, y, ph, pl);
+  simd::two_prod(th, y, ph, pl);
   const double delta = ((x.hi - ph) - pl) + x.lo;
   return w_normalize(th, delta * inv);
 }
@@ -127,7 +116,7 @@ W w_difference(Scalar a, Scalar b) noexcept {
     return double(a) - double(b);
   } else {
     double s, e;
-    two_sum(double(a), -double(b), s, e);
+    simd::two_sum(double(a), -double(b), s, e);
     return DoubleWord{s, e};
   }
 }
@@ -139,7 +128,7 @@ inline DoubleWord w_log1p(const DoubleWord& r) noexcept {
 }
 
 /// q^k for integer k ≥ 0 by multiplication (q^0 = 1, also for q = 0).
-inline double w_pow_int(double q, int k) noexcept { return int_pow(q, k); }
+inline double w_pow_int(double q, int k) noexcept { return simd::power(q, k); }
 inline DoubleWord w_pow_int(const DoubleWord& q, int k) noexcept {
   switch (k) {  // the common cases, without a loop
     case 0: return {1, 0};

@@ -32,11 +32,9 @@
 
 #include "../input.hpp"
 #include "../labels.hpp"
-#include "kernel.hpp"
-#include "lane_sum.hpp"
-#include "packet_kernel.hpp"
 #include "parallel.hpp"
-#include "stable.hpp"
+#include "sigmoid_kernel.hpp"
+#include "summation.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
@@ -45,59 +43,6 @@ inline constexpr Eigen::Index block_elements = 256;   // gather/scatter buffers:
 inline constexpr Eigen::Index piece_elements = 1024;  // labels: buffers of 4 KiB each of float
 inline constexpr Eigen::Index few_classes = 32;       // labels: fewer classes go masked (below)
 inline constexpr Eigen::Index short_run = 128;        // labels: so do runs of rows shorter on average
-
-/// A chunk's losses (≥ 0, or +∞, or NaN), a block of packets at a time.
-template <class P>
-class PacketSum : public LaneSum<P> {
- public:
-  using S = typename LaneSum<P>::S;
-
-  /// Adds a block of simd::block_packets packets: pairwise in a fixed tree (each lane's block
-  /// sum within 3 roundings of exact, all terms being ≥ 0), then exactly into the accumulator:
-  /// one TwoSum per block rather than per packet.
-  EIGEN_ALWAYS_INLINE void add_block(const S* v) {
-    using Eigen::internal::padd;
-    using Eigen::internal::pload;
-    constexpr int L = simd::lanes<P>;
-    static_assert(simd::block_packets == 8, "the tree below sums 8 packets");
-    const P a = padd(padd(pload<P>(v), pload<P>(v + L)), padd(pload<P>(v + 2 * L), pload<P>(v + 3 * L)));
-    const P b = padd(padd(pload<P>(v + 4 * L), pload<P>(v + 5 * L)),
-                     padd(pload<P>(v + 6 * L), pload<P>(v + 7 * L)));
-    add_sum(padd(a, b), v, simd::block_packets * L);
-  }
-
-  /// Adds a packet's worth of terms v[0, lanes) (the scalar spans).
-  EIGEN_ALWAYS_INLINE void add_terms(const S* v) {
-    add_sum(Eigen::internal::pload<P>(v), v, simd::lanes<P>);
-  }
-
-  /// The chunk's total; resets the accumulator.
-  double take() {
-    CompensatedSum total;
-    total.add(LaneSum<P>::take());
-    total.add(wide_.total());
-    wide_ = CompensatedSum();
-    return total.total();
-  }
-
- private:
-  // sum = Σ v[0, n) lane by lane, into the lanes; or, for float, where that would pass the
-  // largest float (huge logits, or an infinite loss), the n terms in double: a float total
-  // over FLT_MAX may still give a finite Σ / normalizer. One compare per block otherwise.
-  EIGEN_ALWAYS_INLINE void add_sum(const P& sum, const S* v, int n) {
-    if constexpr (std::is_same<S, float>::value) {
-      const P inf = Eigen::internal::pset1<P>(std::numeric_limits<S>::infinity());
-      const P next = Eigen::internal::padd(this->partial(), sum);
-      if (simd::mask_any(simd::equal(next, inf))) {
-        for (int i = 0; i < n; ++i) wide_.add(double(v[i]));
-        return;
-      }
-    }
-    this->add(sum);
-  }
-
-  CompensatedSum wide_;
-};
 
 /// Asks for the cache lines of p[0, N) in a writable state (prefetchw), where the target has
 /// the instruction (elsewhere a read prefetch would only add an upgrade on the store).
@@ -118,8 +63,8 @@ enum class Weights { none, per_element };
 /// input (NaN included). Runs eval_block over groups of block_packets packets; the tail (n not
 /// a multiple of the packet size) is padded into a full packet, so every element goes through
 /// the same instructions.
-template <int Mode, Weights W, bool Masked, class S, class Input>
-void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, const S* y,
+template <Focus F, Weights W, bool Masked, class S, class Input>
+void fused_span(const SigmoidKernel<S, Input>& kernel, const S* x, const S* y,
                 const S* w, const S* keep, S* g, Eigen::Index n, S normalizer,
                 PacketSum<simd::packet_t<S>>& acc) {
   using namespace Eigen::internal;
@@ -162,7 +107,7 @@ void fused_span(const simd::SigmoidPacketKernel<S, Input>& kernel, const S* x, c
     // The group's lines of g requested before its arithmetic (~300 cycles) rather than by the
     // stores after it: 1–4% faster from 256K to 4M floats, 0–2% at 16M (paired runs).
     if (r == group) prefetch_for_write<group>(gs);
-    kernel.template eval_block<Mode>(xs, ys, packets, lb, db);
+    kernel.template eval_block<F>(xs, ys, packets, lb, db);
     std::fill(lb + r, lb + group, S(0));  // padding lanes and absent packets add nothing
     for (int k = 0; k < packets; ++k) {
       P d = pload<P>(db + k * L);
@@ -195,7 +140,7 @@ struct span_kind {};
 /// type rather than once per mode.
 template <class S, class Input = Logits>
 struct PacketSpans {
-  simd::SigmoidPacketKernel<S, Input> kernel;
+  SigmoidKernel<S, Input> kernel;
   S normalizer;
 
   template <Weights W, bool Masked>
@@ -204,42 +149,6 @@ struct PacketSpans {
     kernel.dispatch([&](auto mode) {
       fused_span<decltype(mode)::value, W, Masked>(kernel, x, y, w, keep, g, n, normalizer, acc);
     });
-  }
-};
-
-/// Spans through the scalar kernel (builds without SIMD for S): the same chunks and summation,
-/// one element at a time.
-template <class S, class Input>
-struct ScalarSpans {
-  SigmoidKernel<S, Input> kernel;
-  S normalizer;
-
-  template <Weights W, bool Masked>
-  void operator()(span_kind<W, Masked>, const S* x, const S* y, const S* w, const S* keep,
-                  S* g, Eigen::Index n, PacketSum<simd::packet_t<S>>& acc) const {
-    using P = simd::packet_t<S>;
-    constexpr int L = simd::lanes<P>;
-    alignas(64) S lb[std::size_t(L)];
-    int filled = 0;
-    for (Eigen::Index i = 0; i < n; ++i) {
-      S l, d;
-      kernel.template eval<true, true>(x[i], y[i] == S(1), l, d);
-      if constexpr (W != Weights::none) {
-        l = weight(w[i], l);
-        d = weight(w[i], d);
-      }
-      if (Masked && keep[i] == S(0)) l = d = S(0);
-      g[i] = d / normalizer;
-      lb[filled++] = l;
-      if (filled == L) {
-        acc.add_terms(lb);
-        filled = 0;
-      }
-    }
-    if (filled > 0) {
-      for (int k = filled; k < L; ++k) lb[k] = S(0);
-      acc.add_terms(lb);
-    }
   }
 };
 

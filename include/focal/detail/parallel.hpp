@@ -18,7 +18,7 @@
 #include <Eigen/Core>
 
 #include "../execution.hpp"
-#include "stable.hpp"
+#include "summation.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {

@@ -19,8 +19,7 @@
 #include "../labels.hpp"
 #include "checks.hpp"
 #include "fused.hpp"
-#include "kernel.hpp"
-#include "packet_kernel.hpp"
+#include "sigmoid_kernel.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
@@ -39,14 +38,12 @@ struct elementwise_op {
   template <class Packet>
   Packet packetOp(const Packet& x, const Packet& y) const {
     using namespace Eigen::internal;
-    if constexpr (std::is_same<Packet, simd::packet_t<Scalar>>::value &&
-                  simd::packet_kernel_for<Scalar, Input>) {
-      const simd::SigmoidPacketKernel<Scalar, Input> pk(kernel.params());
+    if constexpr (std::is_same<Packet, simd::packet_t<Scalar>>::value) {
       constexpr int n = unpacket_traits<Packet>::size;
       alignas(64) Scalar xs[std::size_t(n)], ys[std::size_t(n)], ls[std::size_t(n)], ds[std::size_t(n)];
       pstore(xs, x);
       pstore(ys, y);
-      pk.eval_packets(xs, ys, 1, ls, ds);
+      kernel.eval_packets(xs, ys, 1, ls, ds);
       return pload<Packet>(Derivative ? ds : ls);
     } else {  // another packet size (Eigen's half packets): lane by lane, same bits
       constexpr int n = unpacket_traits<Packet>::size;
@@ -185,7 +182,7 @@ struct labeled_op {
     const Scalar x = inputs.coeff(i, j);
     const bool positive = c == static_cast<long long>(j);
     const Scalar v = Derivative ? kernel.derivative(x, positive) : kernel.value(x, positive);
-    return weight(labels.template weight<Scalar>(i), v);
+    return simd::weight(labels.template weight<Scalar>(i), v);
   }
 };
 
@@ -347,15 +344,7 @@ class SigmoidLoss {
   const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
 
  private:
-  // The kernel the fused passes run: packets where packet_kernel_for says so.
-  auto span(Scalar normalizer) const {
-    if constexpr (simd::packet_kernel_for<Scalar, Input>) {
-      return PacketSpans<Scalar, Input>{simd::SigmoidPacketKernel<Scalar, Input>(kernel_.params()),
-                                        normalizer};
-    } else {
-      return ScalarSpans<Scalar, Input>{kernel_, normalizer};
-    }
-  }
+  auto span(Scalar normalizer) const { return PacketSpans<Scalar, Input>{kernel_, normalizer}; }
 
   template <class DX>
   static constexpr void check_input_scalar() {
@@ -429,7 +418,7 @@ template <class Scalar, class Input, bool Derivative>
 struct functor_traits<focal::detail::elementwise_op<Scalar, Input, Derivative>> {
   enum {
     Cost = 60 * NumTraits<Scalar>::MulCost,  // an exp, a log, two divisions and some
-    PacketAccess = focal::detail::simd::packet_kernel_for<Scalar, Input>
+    PacketAccess = focal::detail::simd::vectorized<Scalar>
   };
 };
 }  // namespace internal

@@ -21,7 +21,9 @@
 #include <Eigen/Core>
 
 #include "double_word.hpp"
-#include "stable.hpp"
+#include "simd/eft.hpp"
+#include "simd/packet.hpp"
+#include "summation.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
@@ -32,7 +34,7 @@ template <class Scalar>
 inline Scalar exp_difference(Scalar v, Scalar m) noexcept {
   if (v == m) return Scalar(1);  // also ties at ±∞
   Scalar d, d_lo;
-  two_sum(v, -m, d, d_lo);
+  simd::two_sum(v, -m, d, d_lo);
   const Scalar e = std::exp(d);
   return std::isfinite(d_lo) ? e + e * d_lo : e;  // v = −∞ or m = +∞: e is already exact (0)
 }
@@ -59,7 +61,8 @@ inline SoftmaxRowTerms<W> softmax_row_formulas(const W& r, const W& q_sum, Scala
   const W nl = w_add(gap, w_log1p(r));       // −log p_t ≥ 0
   terms.q = w_mul(q_sum, terms.inv_sum);     // 1 − p_t, from the non-target terms
   const W qg = int_gamma >= 0 ? w_pow_int(terms.q, int_gamma) : w_pow(terms.q, double(gamma));
-  terms.loss = weight(double(anchor_weight), weight(double(alpha_t), w_value(w_mul(qg, nl))));
+  terms.loss = simd::weight(double(anchor_weight),
+                              simd::weight(double(alpha_t), w_value(w_mul(qg, nl))));
   // p_t·r with r = −log p_t / q: s_t·(−log p_t)/Q, one division; r → 1 as q → 0 (then p_t),
   // p_t·r → 0 as p_t → 0.
   const W pt_ratio = st == Scalar(0) ? w_from<W>(0)

@@ -3,7 +3,7 @@
 
 // The softmax row kernel (softmax_kernel.hpp) on a row of contiguous logits, in SIMD packets:
 // the maximum; s_c = exp(x_c − m) with x_c − m carried exactly (TwoSum) through the packet exp
-// of packet_math.hpp; one sum of the s_c in per-lane TwoSum accumulators, reduced in double,
+// of simd/exp.hpp; one sum of the s_c in per-lane TwoSum accumulators, reduced in double,
 // from which the row sums R and Q follow without cancellation; the row's scalars from
 // softmax_row_terms, shared with the scalar kernel; and the gradient −w·s_c/Σs·weight/normalizer
 // as one product per packet. Rows with a NaN or an infinite logit, rows shorter than a packet,
@@ -20,11 +20,12 @@
 #include <Eigen/Core>
 
 #include "double_word.hpp"
-#include "lane_sum.hpp"
-#include "packet_math.hpp"
 #include "parallel.hpp"
+#include "simd/eft.hpp"
+#include "simd/exp.hpp"
+#include "simd/packet.hpp"
 #include "softmax_kernel.hpp"
-#include "stable.hpp"
+#include "summation.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
