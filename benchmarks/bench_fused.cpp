@@ -111,11 +111,11 @@ template <class S>
 void fused_unchecked(benchmark::State& state) {
   // The internal pass value_and_gradient runs after its checks (detail API: measurement only).
   Data<S>& d = data<S>(state.range(0));
-  const focal::detail::PacketSpans<S> span{
+  const focal::detail::SpanPass<S> pass{
       focal::detail::SigmoidKernel<S>(focal::detail::focal_params(S(0.25), S(2))),
       d.num_fg};
   for (auto _ : state) {
-    benchmark::DoNotOptimize(focal::detail::fused_dense<S>(span, d.x, d.y, d.g, focal::threads(1)));
+    benchmark::DoNotOptimize(focal::detail::fused_dense<S>(pass, d.x, d.y, d.g, focal::threads(1)));
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));

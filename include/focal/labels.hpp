@@ -110,15 +110,15 @@ Labels<D> labels(const Eigen::DenseBase<D>& class_indices) {
 
 /// Labels with per-anchor weights (e.g. soft sampling): anchor i's loss and gradient row are
 /// multiplied by weights[i], which must be finite and ≥ 0 and of the loss's Scalar type.
-template <class D, class W>
-Labels<D, W> labels(const Eigen::DenseBase<D>& class_indices,
-                    const Eigen::DenseBase<W>& anchor_weights) {
-  return Labels<D, W>(class_indices.derived(), anchor_weights.derived());
+template <class D, class A>
+Labels<D, A> labels(const Eigen::DenseBase<D>& class_indices,
+                    const Eigen::DenseBase<A>& anchor_weights) {
+  return Labels<D, A>(class_indices.derived(), anchor_weights.derived());
 }
 
 /// Number of foreground anchors: labels that are a class index (≥ 0).
-template <class D, class W>
-Eigen::Index num_foreground(const Labels<D, W>& labels) {
+template <class D, class A>
+Eigen::Index num_foreground(const Labels<D, A>& labels) {
   Eigen::Index n = 0;
   for (Eigen::Index i = 0; i < labels.size(); ++i) n += labels[i] >= 0;
   return n;
@@ -131,8 +131,8 @@ Eigen::Index num_foreground(const Eigen::DenseBase<D>& class_indices) {
 }
 
 /// RetinaNet's normalizer: max(1, number of foreground anchors), as the loss's Scalar.
-template <class Scalar = float, class L>
-Scalar foreground_normalizer(const L& labels_or_indices) {
+template <class Scalar = float, class Labelling>
+Scalar foreground_normalizer(const Labelling& labels_or_indices) {
   return static_cast<Scalar>(std::max<Eigen::Index>(1, num_foreground(labels_or_indices)));
 }
 

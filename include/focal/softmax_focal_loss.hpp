@@ -21,29 +21,12 @@
 
 #include "detail/checks.hpp"
 #include "detail/sigmoid_kernel.hpp"
-#include "detail/parallel.hpp"
-#include "detail/softmax_kernel.hpp"
-#include "detail/softmax_packet.hpp"
+#include "detail/softmax_loss.hpp"
 #include "execution.hpp"
 #include "labels.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 
-template <class Scalar>
-class SoftmaxFocalLoss;
-
-namespace detail {
-/// Eigen nullary functor: the loss of row i (weighted; 0 for ignored rows).
-template <class Scalar, class DX, class L, class W>
-struct softmax_row_op {
-  SoftmaxFocalLoss<Scalar> loss;
-  typename Eigen::internal::ref_selector<DX>::type logits;
-  Labels<L, W> labels;
-
-  // One index only: Eigen then grants the column vector linear access.
-  Scalar operator()(Eigen::Index i) const { return loss.row_loss(logits, labels, i); }
-};
-}  // namespace detail
 
 /// Softmax focal loss: for a row x of K logits with label t, p = softmax(x) and
 /// FL = −α_t (1 − p_t)^γ log p_t; γ = 0 is softmax cross-entropy (times α_t).
@@ -81,7 +64,6 @@ class SoftmaxFocalLoss {
   /// @throws std::invalid_argument otherwise.
   explicit SoftmaxFocalLoss(Scalar alpha = Scalar(1), Scalar gamma = Scalar(2))
       : gamma_(detail::checked_gamma("SoftmaxFocalLoss", gamma)),
-        int_gamma_(detail::integer_gamma(gamma)),
         alpha_(detail::checked_alpha("SoftmaxFocalLoss", alpha)) {}
 
   /// @param class_alpha α_t of each of the K classes, each ≥ 0 and finite (class weights, e.g.
@@ -90,7 +72,6 @@ class SoftmaxFocalLoss {
   /// @throws std::invalid_argument naming the class and the value.
   explicit SoftmaxFocalLoss(ClassWeights class_alpha, Scalar gamma = Scalar(2))
       : gamma_(detail::checked_gamma("SoftmaxFocalLoss", gamma)),
-        int_gamma_(detail::integer_gamma(gamma)),
         alpha_(Scalar(1)),
         class_alpha_(std::make_shared<const ClassWeights>(std::move(class_alpha))) {
     for (Eigen::Index c = 0; c < class_alpha_->size(); ++c) {
@@ -113,10 +94,10 @@ class SoftmaxFocalLoss {
   /// Per-row losses (N-vector) as a lazy Eigen expression: w_i·FL of row i, 0 for ignored rows.
   /// Each coefficient costs one pass over its row. Plain arrays passed in must outlive it.
   /// @throws std::invalid_argument as value_and_gradient (but for grad and normalizer).
-  template <class DX, class L, class W>
-  auto value(const Eigen::DenseBase<DX>& logits, const Labels<L, W>& labels) const {
+  template <class DX, class Indices, class Weights>
+  auto value(const Eigen::DenseBase<DX>& logits, const Labels<Indices, Weights>& labels) const {
     check(logits, labels);
-    using Op = detail::softmax_row_op<Scalar, DX, L, W>;
+    using Op = detail::softmax_row_op<Scalar, DX, Indices, Weights>;
     return Eigen::CwiseNullaryOp<Op, const Eigen::Array<Scalar, Eigen::Dynamic, 1>>(
         logits.rows(), 1, Op{*this, logits.derived(), labels});
   }
@@ -130,77 +111,23 @@ class SoftmaxFocalLoss {
   /// anchor weights that are negative, not finite or of the wrong length, class_alpha of a
   /// length other than K, a grad of another shape, or a normalizer that is not positive and
   /// finite; grad is then untouched.
-  template <class DX, class L, class W, class G, class Exec = Threads>
-  Scalar value_and_gradient(const Eigen::DenseBase<DX>& logits, const Labels<L, W>& labels,
+  template <class DX, class Indices, class Weights, class G, class Exec = Threads>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& logits, const Labels<Indices, Weights>& labels,
                             G&& grad, Scalar normalizer = Scalar(1),
                             const Exec& exec = Exec{}) const {
     auto& out = detail::writable_grad<Scalar>(std::forward<G>(grad));
     detail::check_normalizer(normalizer);
     check(logits, labels);
     detail::check_shape("grad", out.rows(), out.cols(), "logits", logits.rows(), logits.cols());
-    using DG = std::remove_reference_t<decltype(out)>;
-    const Eigen::internal::evaluator<DX> ex(logits.derived());
-    Eigen::internal::evaluator<DG> eg(out);
-    const Eigen::Index rows = logits.rows(), classes = logits.cols();
-    const bool in_place = rows == 0 || (detail::row_start(logits.derived(), 0) != nullptr &&
-                                        detail::row_start(out, 0) != nullptr);
-    const bool gather = !in_place && detail::simd::vectorized<Scalar> && classes > 0 &&
-                        classes <= detail::softmax_wide_buffer<Scalar>;
-    // Chunks of whole rows, the same in every layout and for any execution: each sums its rows'
-    // losses in row order, and the chunks' totals are added in chunk order.
-    const Eigen::Index chunk = detail::softmax_chunk_rows<Scalar>(classes);
-    const Eigen::Index chunks = (rows + chunk - 1) / chunk;
-    const double total = detail::run_chunks(chunks, exec, [&](Eigen::Index c) {
-      detail::CompensatedSum sum;
-      const Eigen::Index first = c * chunk, end = std::min(rows, first + chunk);
-      if (!gather) {
-        // Rows in place where they are contiguous (the packet kernel), else the scalar kernel.
-        for (Eigen::Index i0 = first; i0 < end; i0 += batch) {
-          rows_batch(
-              labels, i0, int(std::min<Eigen::Index>(batch, end - i0)), classes, normalizer,
-              [&](Eigen::Index i) { return detail::row_start(logits.derived(), i); },
-              [&](Eigen::Index i) { return detail::row_start(out, i); },
-              [&](Eigen::Index i, Eigen::Index j) { return ex.coeff(i, j); },
-              [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }, sum);
-        }
-      } else {
-        // Other layouts (column-major, strided, expressions): the rows reach the packet kernel
-        // through a row-major stack buffer, a part of the chunk at a time. The same bits.
-        detail::gathered_rows(logits.derived(), out, first, end, [&](Scalar* buffer,
-                                                                     Eigen::Index r0,
-                                                                     Eigen::Index n) {
-          const auto row = [&](Eigen::Index i) { return buffer + (i - r0) * classes; };
-          for (Eigen::Index i0 = r0; i0 < r0 + n; i0 += batch) {
-            rows_batch(
-                labels, i0, int(std::min<Eigen::Index>(batch, r0 + n - i0)), classes,
-                normalizer, row, row, [&](Eigen::Index i, Eigen::Index j) { return row(i)[j]; },
-                [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return row(i)[j]; }, sum);
-          }
-        });
-      }
-      return sum.total();
-    });
+    const double total = detail::softmax_fused(*this, logits.derived(), labels, out, normalizer,
+                                               exec);
     return static_cast<Scalar>(total / static_cast<double>(normalizer));
   }
 
   /// The weighted loss of row i (0 if ignored), unchecked: for the expressions of value().
-  template <class DX, class L, class W>
-  Scalar row_loss(const DX& logits, const Labels<L, W>& labels, Eigen::Index i) const {
-    const long long t = labels[i];
-    if (t == ignore) return Scalar(0);
-    const Eigen::Index ti = static_cast<Eigen::Index>(t);
-    Scalar unused = 0;
-    detail::RowSums<Scalar> sums;
-    if (detail::softmax_row_sums_fast<false>(detail::row_start(logits, i), logits.cols(), ti,
-                                             &unused, sums)) {
-      return static_cast<Scalar>(detail::softmax_row_finish<false>(
-          sums, logits.cols(), ti, alpha_of(ti), gamma_, int_gamma_,
-          labels.template weight<Scalar>(i), Scalar(1), &unused));
-    }
-    return static_cast<Scalar>(detail::softmax_focal_row<false>(
-        [&](Eigen::Index j) { return logits.coeff(i, j); }, logits.cols(), ti, alpha_of(ti),
-        gamma_, int_gamma_, labels.template weight<Scalar>(i), Scalar(1),
-        [&](Eigen::Index) -> Scalar& { return unused; }));
+  template <class DX, class Indices, class Weights>
+  Scalar row_loss(const DX& logits, const Labels<Indices, Weights>& labels, Eigen::Index i) const {
+    return detail::softmax_row_loss(*this, logits, labels, i);
   }
 
  private:
@@ -211,48 +138,8 @@ class SoftmaxFocalLoss {
     return a;
   }
 
-  // Rows a few at a time: the packet passes of each, then their scalars (a chain of dependent
-  // double operations and a log1p per row) and gradients, so that the rows' chains overlap.
-  static constexpr int batch = 4;
-
-  /// Rows [i0, i0 + b), b ≤ batch, into total in row order: the packet kernel where x_row(i)
-  /// and g_row(i) are contiguous rows (non-null), else the scalar kernel through x_at(i, j)
-  /// and g_at(i, j). Ignored rows get a zero gradient.
-  template <class L, class W, class XRow, class GRow, class XAt, class GAt>
-  void rows_batch(const Labels<L, W>& labels, Eigen::Index i0, int b, Eigen::Index classes,
-                  Scalar normalizer, XRow x_row, GRow g_row, XAt x_at, GAt g_at,
-                  detail::CompensatedSum& total) const {
-    detail::RowSums<Scalar> sums[batch];
-    bool fast[batch] = {};
-    for (int k = 0; k < b; ++k) {
-      const Eigen::Index i = i0 + k;
-      const long long t = labels[i];
-      fast[k] = t != ignore && detail::softmax_row_sums_fast<true>(
-                                     x_row(i), classes, static_cast<Eigen::Index>(t), g_row(i),
-                                     sums[k]);
-    }
-    for (int k = 0; k < b; ++k) {
-      const Eigen::Index i = i0 + k;
-      const long long t = labels[i];
-      if (t == ignore) {
-        for (Eigen::Index j = 0; j < classes; ++j) g_at(i, j) = Scalar(0);
-        continue;
-      }
-      const Eigen::Index ti = static_cast<Eigen::Index>(t);
-      const Scalar aw = labels.template weight<Scalar>(i);
-      if (fast[k]) {
-        total.add(detail::softmax_row_finish<true>(
-            sums[k], classes, ti, alpha_of(ti), gamma_, int_gamma_, aw, normalizer, g_row(i)));
-      } else {
-        total.add(detail::softmax_focal_row<true>(
-            [&](Eigen::Index j) { return x_at(i, j); }, classes, ti, alpha_of(ti), gamma_,
-            int_gamma_, aw, normalizer, [&](Eigen::Index j) -> Scalar& { return g_at(i, j); }));
-      }
-    }
-  }
-
-  template <class DX, class L, class W>
-  void check(const Eigen::DenseBase<DX>& logits, const Labels<L, W>& labels) const {
+  template <class DX, class Indices, class Weights>
+  void check(const Eigen::DenseBase<DX>& logits, const Labels<Indices, Weights>& labels) const {
     static_assert(std::is_same<typename DX::Scalar, Scalar>::value,
                   "focal: logits must have the loss's Scalar type "
                   "(float arrays for SoftmaxFocalLoss<float>)");
@@ -266,7 +153,6 @@ class SoftmaxFocalLoss {
   }
 
   Scalar gamma_;
-  int int_gamma_;
   Scalar alpha_;
   std::shared_ptr<const ClassWeights> class_alpha_;  // shared: copies allocate nothing
 };

@@ -45,9 +45,9 @@ inline bool w_finite(const DoubleWord& a) noexcept {
   return std::isfinite(a.hi) && std::isfinite(a.lo);
 }
 
-template <class W>
-W w_from(double a) noexcept {
-  if constexpr (std::is_same<W, double>::value) {
+template <class Wide>
+Wide w_from(double a) noexcept {
+  if constexpr (std::is_same<Wide, double>::value) {
     return a;
   } else {
     return DoubleWord{a, 0};
@@ -110,9 +110,9 @@ inline DoubleWord w_div(const DoubleWord& x, double y) noexcept {
 }
 
 /// a − b for Scalar inputs, exact (in double for float, in two words for double).
-template <class W, class Scalar>
-W w_difference(Scalar a, Scalar b) noexcept {
-  if constexpr (std::is_same<W, double>::value) {
+template <class Wide, class Scalar>
+Wide w_difference(Scalar a, Scalar b) noexcept {
+  if constexpr (std::is_same<Wide, double>::value) {
     return double(a) - double(b);
   } else {
     double s, e;

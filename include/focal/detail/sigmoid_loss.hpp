@@ -18,7 +18,9 @@
 #include "../input.hpp"
 #include "../labels.hpp"
 #include "checks.hpp"
-#include "fused.hpp"
+#include "scan.hpp"
+#include "fused_dense.hpp"
+#include "fused_labels.hpp"
 #include "sigmoid_kernel.hpp"
 
 FOCAL_NAMESPACE_BEGIN
@@ -61,120 +63,14 @@ using value_op = elementwise_op<Scalar, Input, false>;
 template <class Scalar, class Input>
 using derivative_op = elementwise_op<Scalar, Input, true>;
 
-/// Walks `runs` runs of `length` contiguous elements `stride` apart from data (a contiguous
-/// array is one run), last run first, each backwards: on_packet(v) for each whole packet;
-/// returns whether on_element(v) holds for every element after the last whole packet of a run.
-/// Backwards because the fused pass that follows starts at the front, which is then the part
-/// still in cache.
-template <class Scalar, class OnPacket, class OnElement>
-bool scan_runs(const Scalar* data, Eigen::Index runs, Eigen::Index length, Eigen::Index stride,
-               OnPacket&& on_packet, OnElement&& on_element) {
-  using P = simd::packet_t<Scalar>;
-  constexpr int L = simd::lanes<P>;
-  bool all = true;
-  const Eigen::Index whole = length - length % L;
-  for (Eigen::Index run = runs; run-- > 0;) {
-    const Scalar* r = data + run * stride;
-    for (Eigen::Index i = whole; i > 0; i -= L) on_packet(Eigen::internal::ploadu<P>(r + i - L));
-    for (Eigen::Index i = whole; i < length; ++i) all = all && on_element(r[i]);
-  }
-  return all;
-}
-
-/// Walks the n coefficients of an expression Eigen evaluates in packets (linear_packets) by
-/// linear index, as scan_runs walks a run: on_packet for the whole packets, the rest on_element.
-template <class Scalar, class E, class OnPacket, class OnElement>
-bool scan_linear(const E& ev, Eigen::Index n, OnPacket&& on_packet, OnElement&& on_element) {
-  bool all = true;
-  walk_packets<Scalar>(
-      ev, 0, n, [&](Eigen::Index, const auto& v) { on_packet(v); },
-      [&](Eigen::Index, Scalar v) { all = all && on_element(v); });
-  return all;
-}
-
-/// scan(on_packet, on_element) over a's coefficients, in runs (scan_runs) or, for an
-/// expression Eigen evaluates in packets, by linear index (scan_linear); passes it to test,
-/// whose verdict it returns. False where a is neither (the caller's exact scan then decides).
-template <class D, class Test>
-bool vector_scan(const Eigen::DenseBase<D>& a, Test&& test) {
-  using Scalar = typename D::Scalar;
-  const auto r = runs_of(a.derived(), bool(D::IsRowMajor));
-  if (r.data != nullptr) {
-    return test([&](auto&& on_packet, auto&& on_element) {
-      return scan_runs(r.data, a.size() / r.length, r.length, r.stride, on_packet, on_element);
-    });
-  }
-  if constexpr (linear_packets<D>) {
-    const Eigen::internal::evaluator<D> ev(a.derived());
-    return test([&](auto&& on_packet, auto&& on_element) {
-      return scan_linear<Scalar>(ev, a.size(), on_packet, on_element);
-    });
-  }
-  return false;
-}
-
-/// Targets all 0 or 1? Vectorized over a scan (vector_scan), one verdict for all; false
-/// sends the caller to the exact scan, which finds and names the offender.
-template <class Scalar, class Scan>
-bool targets_look_valid(Scan&& scan) {
-  using namespace Eigen::internal;
-  using P = simd::packet_t<Scalar>;
-  constexpr int L = simd::lanes<P>;
-  const P zero = pset1<P>(Scalar(0)), one = pset1<P>(Scalar(1));
-  P ok = pcmp_eq(zero, zero);
-  bool all = scan([&](const P& v) { ok = pand(ok, por(pcmp_eq(v, zero), pcmp_eq(v, one))); },
-                  [](Scalar v) { return is_target(v); });
-  alignas(64) Scalar lanes[std::size_t(L)];
-  pstoreu(lanes, ok);
-  for (int k = 0; k < L; ++k) all = all && !(lanes[k] == Scalar(0));  // a true lane is all ones
-  return all;
-}
-
-/// Probabilities all in [0, 1] or NaN (is_probability)? As targets_look_valid.
-template <class Scalar, class Scan>
-bool probabilities_look_valid(Scan&& scan) {
-  using P = simd::packet_t<Scalar>;
-  const P zero = Eigen::internal::pset1<P>(Scalar(0)), one = Eigen::internal::pset1<P>(Scalar(1));
-  simd::mask_t<P> bad = simd::less(zero, zero);  // all false
-  const bool all = scan(
-      [&](const P& v) {
-        bad = simd::mask_or(bad, simd::mask_or(simd::less(v, zero), simd::less(one, v)));
-      },
-      [](Scalar v) { return is_probability(v); });
-  return all && !simd::mask_any(bad);
-}
-
-/// check_targets, with the vectorized scan first where the targets lie in runs of contiguous
-/// elements or are an expression Eigen evaluates in packets (the exact scan, which names the
-/// offender, otherwise or on failure).
-template <class DY>
-void check_targets_fast(const Eigen::DenseBase<DY>& targets) {
-  using Scalar = typename DY::Scalar;
-  if (!vector_scan(targets, [](auto&& scan) { return targets_look_valid<Scalar>(scan); })) {
-    check_targets(targets);
-  }
-}
-
-/// check_inputs, the same way for probabilities.
-template <class Input, class DX>
-void check_inputs_fast(const Eigen::DenseBase<DX>& inputs) {
-  if constexpr (std::is_same<Input, Probabilities>::value) {
-    using Scalar = typename DX::Scalar;
-    if (vector_scan(inputs, [](auto&& scan) { return probabilities_look_valid<Scalar>(scan); })) {
-      return;
-    }
-  }
-  check_inputs<Input>(inputs);
-}
-
 /// Eigen nullary functor: element (i, j) of the loss (or its derivative) of logits against
 /// class-index labels, as if labels were one-hot: positive iff j == labels[i]; background rows
 /// are negative everywhere; ignored rows are 0; each row weighted by its anchor weight.
-template <class Scalar, class Input, class DX, class L, class W, bool Derivative>
+template <class Scalar, class Input, class DX, class Indices, class Weights, bool Derivative>
 struct labeled_op {
   SigmoidKernel<Scalar, Input> kernel;
   typename Eigen::internal::ref_selector<DX>::type inputs;
-  Labels<L, W> labels;
+  Labels<Indices, Weights> labels;
 
   Scalar operator()(Eigen::Index i, Eigen::Index j) const {
     const long long c = labels[i];
@@ -242,15 +138,15 @@ class SigmoidLoss {
   /// every class, ignored rows 0, and rows scaled by anchor weights. No one-hot array is built.
   /// @throws std::invalid_argument on a label vector whose length is not N, a label outside
   /// [0, K) ∪ {background, ignore}, a bad anchor weight, or a probability outside [0, 1].
-  template <class DX, class L, class W>
-  auto value(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) const {
+  template <class DX, class Indices, class Weights>
+  auto value(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) const {
     return make_labeled_expr<false>(inputs, labels);
   }
 
   /// Per-element ∂loss/∂x against class-index labels, lazily; ignored rows are 0. Checks as
   /// value(inputs, labels).
-  template <class DX, class L, class W>
-  auto gradient(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) const {
+  template <class DX, class Indices, class Weights>
+  auto gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) const {
     return make_labeled_expr<true>(inputs, labels);
   }
 
@@ -261,8 +157,8 @@ class SigmoidLoss {
   /// focal::threads(n) or focal::parallel(pool); the result is the same bits with any.
   /// @throws std::invalid_argument as value(inputs, labels), on a grad of another shape, or a
   /// normalizer that is not positive and finite; grad is then untouched.
-  template <class DX, class L, class W, class G, class Exec = Threads>
-  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels,
+  template <class DX, class Indices, class Weights, class G, class Exec = Threads>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels,
                             G&& grad, Scalar normalizer = Scalar(1),
                             const Exec& exec = Exec{}) const {
     check_input_scalar<DX>();
@@ -271,7 +167,7 @@ class SigmoidLoss {
     check_labeled(inputs, labels);
     check_shape("grad", out.rows(), out.cols(), input_name<Input>(), inputs.rows(),
                 inputs.cols());
-    const double total = fused_labels<Scalar>(span(normalizer), inputs.derived(), labels, out,
+    const double total = fused_labels<Scalar>(pass(normalizer), inputs.derived(), labels, out,
                                               exec);
     return static_cast<Scalar>(total / static_cast<double>(normalizer));
   }
@@ -282,8 +178,8 @@ class SigmoidLoss {
   /// derivative: one call instead of a Map and a normalizer per image.
   /// @throws std::invalid_argument as above, on no images, an image size that is negative, or
   /// sizes that do not add up to the number of rows; grad is then untouched.
-  template <class DX, class L, class W, class G, class D, class Exec = Threads>
-  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels,
+  template <class DX, class Indices, class Weights, class G, class D, class Exec = Threads>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels,
                             G&& grad, const PerImage<D>& images,
                             const Exec& exec = Exec{}) const {
     check_input_scalar<DX>();
@@ -300,7 +196,7 @@ class SigmoidLoss {
       // B·max(1, #foreground) as the normalizer: each image's mean, then the mean over images.
       const Scalar normalizer = Scalar(count) * foreground_normalizer<Scalar>(part);
       auto g = out.middleRows(first, n);
-      const double t = fused_labels<Scalar>(span(normalizer), inputs.derived().middleRows(first, n),
+      const double t = fused_labels<Scalar>(pass(normalizer), inputs.derived().middleRows(first, n),
                                             part, g, exec);
       total.add(t / static_cast<double>(normalizer));
       first += n;
@@ -333,7 +229,7 @@ class SigmoidLoss {
     // Targets are read twice: checked first, so that grad is untouched when they are bad
     // (the fused pass could not take back what it wrote).
     check_contents(inputs, targets);
-    const double total = fused_dense<Scalar>(span(normalizer), inputs.derived(),
+    const double total = fused_dense<Scalar>(pass(normalizer), inputs.derived(),
                                              targets.derived(), out, exec);
     return static_cast<Scalar>(total / static_cast<double>(normalizer));
   }
@@ -344,7 +240,7 @@ class SigmoidLoss {
   const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
 
  private:
-  auto span(Scalar normalizer) const { return PacketSpans<Scalar, Input>{kernel_, normalizer}; }
+  auto pass(Scalar normalizer) const { return SpanPass<Scalar, Input>{kernel_, normalizer}; }
 
   template <class DX>
   static constexpr void check_input_scalar() {
@@ -353,17 +249,17 @@ class SigmoidLoss {
                   "(float arrays for a loss<float>, double arrays for a loss<double>)");
   }
 
-  template <class DX, class L, class W>
-  static void check_labeled(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) {
+  template <class DX, class Indices, class Weights>
+  static void check_labeled(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) {
     check_labels<Scalar>(labels, inputs.rows(), inputs.cols(), input_name<Input>(), true);
     check_inputs_fast<Input>(inputs);
   }
 
-  template <bool Derivative, class DX, class L, class W>
-  auto make_labeled_expr(const Eigen::DenseBase<DX>& inputs, const Labels<L, W>& labels) const {
+  template <bool Derivative, class DX, class Indices, class Weights>
+  auto make_labeled_expr(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) const {
     check_input_scalar<DX>();
     check_labeled(inputs, labels);
-    using Op = labeled_op<Scalar, Input, DX, L, W, Derivative>;
+    using Op = labeled_op<Scalar, Input, DX, Indices, Weights, Derivative>;
     using Plain = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic,
                                DX::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor>;
     return Eigen::CwiseNullaryOp<Op, const Plain>(inputs.rows(), inputs.cols(),
@@ -400,9 +296,9 @@ class SigmoidLoss {
   auto make_expr(const Eigen::DenseBase<DX>& inputs, const Eigen::DenseBase<DY>& targets) const {
     check_scalar<DX, DY>();
     check_arrays(inputs, targets);
-    using L = std::decay_t<decltype(as_array(inputs))>;
-    using R = std::decay_t<decltype(as_array(targets))>;
-    return Eigen::CwiseBinaryOp<Op, const L, const R>(as_array(inputs), as_array(targets),
+    using Lhs = std::decay_t<decltype(as_array(inputs))>;
+    using Rhs = std::decay_t<decltype(as_array(targets))>;
+    return Eigen::CwiseBinaryOp<Op, const Lhs, const Rhs>(as_array(inputs), as_array(targets),
                                                       Op{kernel_});
   }
 

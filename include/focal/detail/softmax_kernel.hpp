@@ -42,42 +42,42 @@ inline Scalar exp_difference(Scalar v, Scalar m) noexcept {
 /// A row's scalars, from its sums: R = Σ_{c≠a} s_c and Q = Σ_{c≠t} s_c of s_c = exp(x_c − m),
 /// the target's s_t, the maximum m and the target's logit x_t. W: double for float rows, two
 /// words for double rows (double_word.hpp).
-template <class W>
+template <class Wide>
 struct SoftmaxRowTerms {
   double loss;  // anchor_weight·α_t q^γ (−log p_t)
-  W w;          // −α_t q^γ (1 + γ p_t r)
-  W q;          // 1 − p_t
-  W inv_sum;    // 1 / Σ s_c = 1 / (1 + R)
+  Wide w;          // −α_t q^γ (1 + γ p_t r)
+  Wide q;          // 1 − p_t
+  Wide inv_sum;    // 1 / Σ s_c = 1 / (1 + R)
 };
 
 /// The formulas of softmax_row_terms in W.
-template <class W, class Scalar>
-inline SoftmaxRowTerms<W> softmax_row_formulas(const W& r, const W& q_sum, Scalar st, Scalar m,
+template <class Wide, class Scalar>
+inline SoftmaxRowTerms<Wide> softmax_row_formulas(const Wide& r, const Wide& q_sum, Scalar st, Scalar m,
                                                Scalar xt, Scalar alpha_t, Scalar gamma,
                                                int int_gamma, Scalar anchor_weight) {
-  SoftmaxRowTerms<W> terms;
-  terms.inv_sum = w_div(w_from<W>(1), w_add(r, 1.0));
-  const W gap = xt == m ? w_from<W>(0) : w_difference<W>(m, xt);
-  const W nl = w_add(gap, w_log1p(r));       // −log p_t ≥ 0
+  SoftmaxRowTerms<Wide> terms;
+  terms.inv_sum = w_div(w_from<Wide>(1), w_add(r, 1.0));
+  const Wide gap = xt == m ? w_from<Wide>(0) : w_difference<Wide>(m, xt);
+  const Wide nl = w_add(gap, w_log1p(r));       // −log p_t ≥ 0
   terms.q = w_mul(q_sum, terms.inv_sum);     // 1 − p_t, from the non-target terms
-  const W qg = int_gamma >= 0 ? w_pow_int(terms.q, int_gamma) : w_pow(terms.q, double(gamma));
+  const Wide qg = int_gamma >= 0 ? w_pow_int(terms.q, int_gamma) : w_pow(terms.q, double(gamma));
   terms.loss = simd::weight(double(anchor_weight),
                               simd::weight(double(alpha_t), w_value(w_mul(qg, nl))));
   // p_t·r with r = −log p_t / q: s_t·(−log p_t)/Q, one division; r → 1 as q → 0 (then p_t),
   // p_t·r → 0 as p_t → 0.
-  const W pt_ratio = st == Scalar(0) ? w_from<W>(0)
+  const Wide pt_ratio = st == Scalar(0) ? w_from<Wide>(0)
                      : w_value(q_sum) > 0 ? w_div(w_mul(nl, double(st)), q_sum)
                                           : w_mul(terms.inv_sum, double(st));
   terms.w = w_mul(w_mul(qg, -double(alpha_t)), w_add(w_mul(pt_ratio, double(gamma)), 1.0));
   return terms;
 }
 
-template <class W, class Scalar>
-inline SoftmaxRowTerms<W> softmax_row_terms(const W& r, const W& q_sum, Scalar st, Scalar m,
+template <class Wide, class Scalar>
+inline SoftmaxRowTerms<Wide> softmax_row_terms(const Wide& r, const Wide& q_sum, Scalar st, Scalar m,
                                             Scalar xt, Scalar alpha_t, Scalar gamma,
                                             int int_gamma, Scalar anchor_weight) {
-  if constexpr (std::is_same<W, DoubleWord>::value) {
-    const SoftmaxRowTerms<W> terms =
+  if constexpr (std::is_same<Wide, DoubleWord>::value) {
+    const SoftmaxRowTerms<Wide> terms =
         softmax_row_formulas(r, q_sum, st, m, xt, alpha_t, gamma, int_gamma, anchor_weight);
     if (std::isfinite(terms.loss) && w_finite(terms.w) && w_finite(terms.q) &&
         w_finite(terms.inv_sum)) {
@@ -94,10 +94,10 @@ inline SoftmaxRowTerms<W> softmax_row_terms(const W& r, const W& q_sum, Scalar s
 }
 
 /// ∂(anchor_weight·FL)/∂x_c / normalizer for a column with s_c = s (the target's if target).
-template <class W, class Scalar>
-inline Scalar softmax_gradient(const SoftmaxRowTerms<W>& terms, bool target, Scalar s,
+template <class Wide, class Scalar>
+inline Scalar softmax_gradient(const SoftmaxRowTerms<Wide>& terms, bool target, Scalar s,
                                Scalar anchor_weight, Scalar normalizer) {
-  const W g = target ? w_mul(terms.w, terms.q) : w_mul(w_mul(terms.w, terms.inv_sum), -double(s));
+  const Wide g = target ? w_mul(terms.w, terms.q) : w_mul(w_mul(terms.w, terms.inv_sum), -double(s));
   // (g·weight)/normalizer, not g·(weight/normalizer): the latter overflows for a tiny
   // normalizer and turns zero gradients into 0·∞.
   const double v = w_value(w_div(w_mul(g, double(anchor_weight)), double(normalizer)));
@@ -146,8 +146,8 @@ double softmax_focal_row(XAt x, Eigen::Index classes, Eigen::Index t, Scalar alp
     if (j == t) st = s;
     if constexpr (Grad) grad(j) = s;
   }
-  using W = wide_t<Scalar>;
-  const SoftmaxRowTerms<W> terms = softmax_row_terms(w_sum<W>(r_sum), w_sum<W>(q_sum), st, m,
+  using Wide = wide_t<Scalar>;
+  const SoftmaxRowTerms<Wide> terms = softmax_row_terms(w_sum<Wide>(r_sum), w_sum<Wide>(q_sum), st, m,
                                                      xt, alpha_t, gamma, int_gamma,
                                                      anchor_weight);
   if constexpr (Grad) {

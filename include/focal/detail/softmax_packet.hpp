@@ -110,8 +110,8 @@ bool softmax_row_sums(const Scalar* x, Eigen::Index classes, Eigen::Index t, Sca
   alignas(64) Scalar target_lanes[std::size_t(L)];
   pstore(target_lanes, target);
   sums.st = target_lanes[t >= last_start ? t - last_start : t % L];
-  using W = wide_t<Scalar>;
-  const W u = u_sum.template take_wide<W>();
+  using Wide = wide_t<Scalar>;
+  const Wide u = u_sum.template take_wide<Wide>();
   const double n_top = double(predux(ties));
   const bool target_top = xt == m;
   sums.r = w_add(target_top ? u : w_add(u, double(sums.st)), n_top - 1);

@@ -40,9 +40,9 @@ class CompensatedSum {
 };
 
 /// A compensated sum's total: rounded to double, or in two words.
-template <class W>
-W w_sum(const CompensatedSum& sum) noexcept {
-  if constexpr (std::is_same<W, double>::value) {
+template <class Wide>
+Wide w_sum(const CompensatedSum& sum) noexcept {
+  if constexpr (std::is_same<Wide, double>::value) {
     return sum.total();
   } else {
     return std::isfinite(sum.high()) ? w_normalize(sum.high(), sum.low())
@@ -68,14 +68,14 @@ class LaneSum {
   /// TwoSum's error of ∞ is NaN), summed with compensation. Resets the accumulator.
   double take() { return take_sum().total(); }
 
-  /// take() where every lane is known finite, as W (double_word.hpp): for float, cheaper (see
+  /// take() where every lane is known finite, as Wide (double_word.hpp): for float, cheaper (see
   /// take_finite); for double, the compensated sum in two words.
-  template <class W>
-  W take_wide() {
-    if constexpr (std::is_same<W, double>::value) {
+  template <class Wide>
+  Wide take_wide() {
+    if constexpr (std::is_same<Wide, double>::value) {
       return take_finite();
     } else {
-      return w_sum<W>(take_sum());
+      return w_sum<Wide>(take_sum());
     }
   }
 

@@ -1,0 +1,106 @@
+#ifndef FOCAL_DETAIL_FUSED_DENSE_HPP
+#define FOCAL_DETAIL_FUSED_DENSE_HPP
+
+// The fused pass of the sigmoid losses against dense 0/1 targets. Work is cut into fixed
+// chunks (chunk_elements in storage order), independent of SIMD width and thread count; each
+// chunk's losses go through the span pass into its accumulator (summation.hpp), and the chunk
+// totals are added in chunk order: the same bits whether one thread or many computed the
+// chunks. Contiguous operands are read and written in place; anything else (strided Maps,
+// Blocks, expressions) is gathered block by block into stack buffers that stay in L1
+// (layout.hpp).
+
+#include "config.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "layout.hpp"
+#include "parallel.hpp"
+#include "span.hpp"
+#include "summation.hpp"
+
+FOCAL_NAMESPACE_BEGIN
+namespace detail {
+
+/// The dense fused pass. Validation is the caller's.
+template <class S, class Pass, class DX, class DY, class DG, class Exec>
+double fused_dense(const Pass& pass, const DX& x, const DY& y, DG& g, const Exec& exec) {
+  using P = simd::packet_t<S>;
+  const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
+  const bool row_major = bool(DX::IsRowMajor) && rows != 1 && cols != 1;
+  const S* xp = flat_data(x, row_major);
+  const S* yp = flat_data(y, row_major);
+  S* gp = const_cast<S*>(flat_data(g, row_major));
+  const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
+  if (xp != nullptr && yp != nullptr && gp != nullptr) {
+    return run_chunks(chunks, exec, [&](Eigen::Index c) {
+      PacketSum<P> acc;
+      const Eigen::Index begin = c * chunk_elements;
+      const Eigen::Index n = std::min(chunk_elements, size - begin);
+      pass(span_kind<Weighting::none>{}, xp + begin, yp + begin, nullptr, nullptr, gp + begin, n,
+           acc);
+      return acc.take();
+    });
+  }
+  // Gather: the same chunks and lanes, through stack blocks; runs of contiguous elements (a
+  // Block's rows or columns) copied as such, anything else element by element.
+  const Eigen::internal::evaluator<DX> ex(x);
+  const Eigen::internal::evaluator<DY> ey(y);
+  const auto xr = runs_of(x, row_major);
+  const auto yr = runs_of(y, row_major);
+  const auto gr = runs_of(g, row_major);
+  // Linear order is storage order: the chunks' order where the object is a vector or lies in
+  // that order (x always does).
+  const bool vector = rows == 1 || cols == 1;
+  const bool y_linear = vector || bool(DY::IsRowMajor) == row_major;
+  const auto gather = [&](const auto& a, const auto& runs, const auto& ev, bool linear,
+                          Eigen::Index b, Eigen::Index n, S* out) {
+    if (runs.data != nullptr) {
+      copy_from_runs(runs, b, n, out);
+      return;
+    }
+    if constexpr (linear_packets<std::decay_t<decltype(a)>>) {
+      // Expressions: a packet at a time (element by element they took 2.0× the contiguous
+      // call's time, 4M floats).
+      if (linear) {
+        read_packets(ev, b, n, out);
+        return;
+      }
+    }
+    Cursor in(b, rows, cols, row_major);
+    for (Eigen::Index k = 0; k < n; ++k, in.next()) out[k] = ev.coeff(in.i, in.j);
+  };
+  return run_chunks(chunks, exec, [&](Eigen::Index c) {
+    Eigen::internal::evaluator<DG> eg(g);
+    PacketSum<P> acc;
+    alignas(64) S xb[block_elements], yb[block_elements], gb[block_elements];
+    const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
+    for (Eigen::Index b = c * chunk_elements; b < end; b += block_elements) {
+      const Eigen::Index n = std::min(block_elements, end - b);
+      // Operands that are contiguous after all (beside an expression, say) stay in place.
+      if (xp == nullptr) gather(x, xr, ex, true, b, n, xb);
+      if (yp == nullptr) gather(y, yr, ey, y_linear, b, n, yb);
+      pass(span_kind<Weighting::none>{}, xp != nullptr ? xp + b : xb, yp != nullptr ? yp + b : yb,
+           nullptr, nullptr, gp != nullptr ? gp + b : gb, n, acc);
+      if (gp != nullptr) continue;
+      if (gr.data != nullptr) {
+        copy_to_runs(gr, b, n, gb);
+      } else {
+        Cursor out(b, rows, cols, row_major);
+        for (Eigen::Index k = 0; k < n; ++k, out.next()) eg.coeffRef(out.i, out.j) = gb[k];
+      }
+    }
+    return acc.take();
+  });
+}
+
+}  // namespace detail
+FOCAL_NAMESPACE_END
+
+#endif  // FOCAL_DETAIL_FUSED_DENSE_HPP
