@@ -111,7 +111,7 @@ template <class S>
 void fused_unchecked(benchmark::State& state) {
   // The internal pass value_and_gradient runs after its checks (detail API: measurement only).
   Data<S>& d = data<S>(state.range(0));
-  const focal::detail::SpanPass<S> pass{
+  const focal::detail::SpanPass<S, focal::detail::SigmoidKernel<S>> pass{
       focal::detail::SigmoidKernel<S>(focal::detail::focal_params(S(0.25), S(2))),
       d.num_fg};
   for (auto _ : state) {

@@ -240,7 +240,9 @@ class SigmoidLoss {
   const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
 
  private:
-  auto pass(Scalar normalizer) const { return SpanPass<Scalar, Input>{kernel_, normalizer}; }
+  auto pass(Scalar normalizer) const {
+    return SpanPass<Scalar, SigmoidKernel<Scalar, Input>>{kernel_, normalizer};
+  }
 
   template <class DX>
   static constexpr void check_input_scalar() {

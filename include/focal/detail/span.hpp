@@ -16,8 +16,6 @@
 
 #include <Eigen/Core>
 
-#include "../input.hpp"
-#include "sigmoid_kernel.hpp"
 #include "simd/eft.hpp"
 #include "simd/packet.hpp"
 #include "summation.hpp"
@@ -39,13 +37,14 @@ EIGEN_ALWAYS_INLINE void prefetch_for_write(const S* p) {
 /// How anchors are weighted in a span: not at all, or per element.
 enum class Weighting { none, per_element };
 
-/// The packet kernel over a contiguous span: loss into acc, grad = w·d / normalizer into g.
+/// A kernel over a contiguous span: loss into acc, grad = w·d / normalizer into g. Any kernel
+/// with eval_block<Mode>(x, y, packets, loss, grad) on this build's packets (SigmoidKernel).
 /// Masked: elements whose `keep` is 0 give a loss and a gradient of exactly 0, whatever their
 /// input (NaN included). Runs eval_block over groups of block_packets packets; the tail (n not
 /// a multiple of the packet size) is padded into a full packet, so every element goes through
 /// the same instructions.
-template <Focus F, Weighting How, bool Masked, class S, class Input>
-void fused_span(const SigmoidKernel<S, Input>& kernel, const S* x, const S* y,
+template <auto Mode, Weighting How, bool Masked, class S, class Kernel>
+void fused_span(const Kernel& kernel, const S* x, const S* y,
                 const S* w, const S* keep, S* g, Eigen::Index n, S normalizer,
                 PacketSum<simd::packet_t<S>>& acc) {
   using namespace Eigen::internal;
@@ -88,7 +87,7 @@ void fused_span(const SigmoidKernel<S, Input>& kernel, const S* x, const S* y,
     // The group's lines of g requested before its arithmetic (~300 cycles) rather than by the
     // stores after it: 1–4% faster from 256K to 4M floats, 0–2% at 16M (paired runs).
     if (r == group) prefetch_for_write<group>(gs);
-    kernel.template eval_block<F>(xs, ys, packets, lb, db);
+    kernel.template eval_block<Mode>(xs, ys, packets, lb, db);
     std::fill(lb + r, lb + group, S(0));  // padding lanes and absent packets add nothing
     for (int k = 0; k < packets; ++k) {
       P d = pload<P>(db + k * L);
@@ -111,17 +110,19 @@ void fused_span(const SigmoidKernel<S, Input>& kernel, const S* x, const S* y,
   }
 }
 
-/// What a span call carries besides x and y: anchor weights (W), and whether a 0/1 `keep`
+/// What a span call carries besides x and y: anchor weights (How), and whether a 0/1 `keep`
 /// mask drops elements.
 template <Weighting How, bool Masked = false>
 struct span_kind {};
 
-/// Spans through the packet kernel (vectorized builds). The focusing mode and the scaling are
-/// dispatched here, per span, so that the drivers around it are compiled once per argument
-/// type rather than once per mode.
-template <class S, class Input = Logits>
+/// The span pass of the drivers (fused_dense, fused_labels): a kernel and the normalizer.
+/// The kernel's mode (its dispatch) and the scaling are chosen here, per span, so that the
+/// drivers around it are compiled once per argument type rather than once per mode.
+template <class S, class Kernel>
 struct SpanPass {
-  SigmoidKernel<S, Input> kernel;
+  static_assert(std::is_same<typename Kernel::P, simd::packet_t<S>>::value,
+                "focal: the drivers sum this build's packets");
+  Kernel kernel;
   S normalizer;
 
   template <Weighting How, bool Masked>
