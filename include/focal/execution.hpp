@@ -23,6 +23,7 @@ FOCAL_NAMESPACE_BEGIN
 struct Threads {
   unsigned count = 1;  ///< number of threads; 0 means std::thread::hardware_concurrency()
 
+  /// The number of threads a call uses: count, or the hardware's concurrency for 0.
   unsigned resolved() const noexcept {
     if (count != 0) return count;
     const unsigned hw = std::thread::hardware_concurrency();

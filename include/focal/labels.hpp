@@ -46,10 +46,12 @@ class Labels {
                 "int64_t); for dense 0/1 targets pass the array itself");
 
  public:
-  using indices_type = Indices;
-  using weights_type = Weights;
+  using indices_type = Indices;  ///< the label vector's Eigen type
+  using weights_type = Weights;  ///< the anchor weights' Eigen type (or none)
+  /// Whether anchor weights were given.
   static constexpr bool weighted = !std::is_same<Weights, detail::NoWeights>::value;
 
+  /// Use focal::labels() rather than this constructor.
   Labels(const Indices& indices, const Weights& weights) : indices_(indices), weights_(weights) {}
 
   /// Number of anchors N.
@@ -72,7 +74,9 @@ class Labels {
     }
   }
 
+  /// The label vector.
   const Indices& indices() const noexcept { return indices_; }
+  /// The anchor weights.
   const Weights& weights() const noexcept { return weights_; }
 
   /// The labels (and weights) of rows [first, first + n), as Labels of segments.
@@ -145,6 +149,7 @@ class PerImage {
                 "focal::per_image needs integer anchor counts (e.g. Eigen::ArrayXi)");
 
  public:
+  /// Use focal::per_image() rather than this constructor.
   explicit PerImage(const Sizes& sizes) : sizes_(sizes) {}
 
   /// Number of images B.
@@ -153,6 +158,7 @@ class PerImage {
   Eigen::Index operator[](Eigen::Index b) const {
     return static_cast<Eigen::Index>(sizes_.coeff(b));
   }
+  /// The anchor counts.
   const Sizes& sizes() const noexcept { return sizes_; }
 
  private:
@@ -181,6 +187,7 @@ using label_lane = std::conditional_t<
     std::conditional_t<std::is_unsigned<T>::value && sizeof(T) >= 8, unsigned long long,
                        long long>>;
 
+/// Throws std::invalid_argument unless (rows, cols) is a vector of length n (or empty).
 inline void check_vector_length(const char* name, Eigen::Index rows, Eigen::Index cols,
                                 const char* ref_name, Eigen::Index n, const char* what) {
   if ((rows != 1 && cols != 1 && rows * cols != 0) || rows * cols != n) {

@@ -55,7 +55,8 @@ class SoftmaxFocalLoss {
   static_assert(detail::is_supported_scalar_v<Scalar>, "focal: Scalar must be float or double");
 
  public:
-  using scalar_type = Scalar;
+  using scalar_type = Scalar;  ///< float or double
+  /// Per-class α: K weights.
   using ClassWeights = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
 
   /// @param alpha α_t of every class, in [0, 1] (mmcv's convention: one α for all).

@@ -51,8 +51,8 @@ Runs<const typename D::Scalar> runs_of(const D& a, bool row_major) {
     if (a.innerStride() != 1 || bool(D::IsRowMajor) != row_major) return {};
     const Eigen::Index length = row_major ? a.cols() : a.rows();
     // Rows (columns) back to back: one run, so that a walk over it, as the vectorized checks',
-    // need not stop at every row (N × 4 float targets: every element had gone to the scalar
-    // tail, and the check took as long as the fused pass).
+    // need not stop at every row (rows shorter than a packet would send every element to the
+    // scalar tail: bench_labels dense_onehot/4).
     if (a.outerStride() == length) return {a.data(), a.size(), a.size()};
     return {a.data(), length, a.outerStride()};
   } else {

@@ -98,8 +98,8 @@ decltype(auto) as_array(const Eigen::DenseBase<D>& a) {
 template <class Scalar, class Input>
 class SigmoidLoss {
  public:
-  using scalar_type = Scalar;
-  using input_type = Input;
+  using scalar_type = Scalar;  ///< float or double
+  using input_type = Input;    ///< focal::Logits or focal::Probabilities
 
   /// Loss of one element. @throws std::invalid_argument if y is not 0 or 1, or if x is a
   /// probability outside [0, 1]. NaN x gives NaN.
@@ -210,7 +210,7 @@ class SigmoidLoss {
   /// writable dense object of the inputs' shape (an Array or Matrix, a Block, a Map, a Ref);
   /// it is never resized, and may be the very object holding the inputs (in-place). A const
   /// or temporary Array or Matrix does not compile. RetinaNet passes normalizer =
-  /// max(1, #foreground). The total is summed in double with compensation. exec:
+  /// max(1, number of foreground anchors). The total is summed in double with compensation. exec:
   /// focal::threads(n) or focal::parallel(pool); the result is the same bits with any.
   /// @throws std::invalid_argument on a shape mismatch (targets or grad), a target other than
   /// 0 or 1, a probability outside [0, 1], or a normalizer that is not positive and finite;
@@ -237,6 +237,7 @@ class SigmoidLoss {
  protected:
   explicit SigmoidLoss(const SigmoidParams<Scalar>& params) : kernel_(params) {}
 
+  /// The kernel's parameters, for the derived types' accessors.
   const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
 
  private:

@@ -222,7 +222,7 @@ Eigen::Index softmax_chunk_rows(Eigen::Index classes) {
 
 /// Prefetches elements [from, from + n) of each of `classes` columns `stride` apart (for
 /// writing with Write): a chunk of column-major rows reads more streams than the hardware
-/// prefetchers follow (81 classes: 5.1 -> 4.2 ms for the next chunk's lines fetched ahead).
+/// prefetchers follow (benchmark: bench_labels softmax_colmajor/81).
 /// Nothing where that is less than a cache line per column.
 template <int Write, class S>
 EIGEN_ALWAYS_INLINE void prefetch_columns(const S* cols, Eigen::Index stride,
@@ -244,7 +244,8 @@ EIGEN_ALWAYS_INLINE void prefetch_columns(const S* cols, Eigen::Index stride,
 /// the same elements in columns `stride` apart from cols (each contiguous): into rows, or with
 /// ToColumns into the columns. Squares of a packet's lanes go through registers (Eigen's
 /// ptranspose), the edges element by element: element by element throughout, the copy of
-/// column-major logits to the softmax rows and back took as long as the rows' kernel.
+/// column-major logits to the softmax rows and back takes as long as the rows' kernel
+/// (benchmark: bench_labels softmax_colmajor against softmax).
 template <bool ToColumns, class S>
 EIGEN_ALWAYS_INLINE void transpose_rows(S* cols, Eigen::Index stride, Eigen::Index n,
                                         Eigen::Index classes, S* rows) {
@@ -286,7 +287,7 @@ EIGEN_ALWAYS_INLINE void transpose_rows(S* cols, Eigen::Index stride, Eigen::Ind
 }
 
 /// f(buffer, capacity) with a 64 KiB stack buffer, in a frame of its own: beside the 16 KiB
-/// one, it made column-major rows of 21 classes 5% slower.
+/// one, it slows column-major rows of few classes (benchmark: bench_labels softmax_colmajor/21).
 template <class Scalar, class F>
 EIGEN_DONT_INLINE void with_wide_buffer(const F& f) {
   alignas(64) Scalar buffer[softmax_wide_buffer<Scalar>];
@@ -298,10 +299,9 @@ EIGEN_DONT_INLINE void with_wide_buffer(const F& f) {
 /// run(buffer, first row, rows), and the gradient rows scattered back; each class's rows are
 /// read and written in storage order. Contiguous columns (a column-major array, Map or Block)
 /// go through transpose_rows, the next part's lines prefetched; anything else element by
-/// element. In a frame of its own: inlined, it made the row-major calls up to 10% slower.
-/// Measured on float, column-major, against element-by-element copies through the 16 KiB
-/// buffer alone (medians of 5, three runs): 21 classes 10.2 -> 9.0 ms, 81 classes 5.6 -> 4.0,
-/// 1,000 classes 6.2 -> 2.8.
+/// element. In a frame of its own: inlined, it slows the row-major calls (benchmark:
+/// bench_labels softmax). Against the scalar row kernel these layouts ran before:
+/// bench_labels softmax_colmajor against softmax_scalar.
 template <class DX, class DG, class Run>
 EIGEN_DONT_INLINE void gathered_rows(const DX& x, DG& g, Eigen::Index first, Eigen::Index end,
                                      const Run& run) {

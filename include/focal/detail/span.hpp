@@ -85,7 +85,7 @@ void fused_span(const Kernel& kernel, const S* x, const S* y,
       gs = gb;
     }
     // The group's lines of g requested before its arithmetic (~300 cycles) rather than by the
-    // stores after it: 1–4% faster from 256K to 4M floats, 0–2% at 16M (paired runs).
+    // stores after it (benchmark: bench_fused fused, a few percent from 256K to 4M floats).
     if (r == group) prefetch_for_write<group>(gs);
     kernel.template eval_block<Mode>(xs, ys, packets, lb, db);
     std::fill(lb + r, lb + group, S(0));  // padding lanes and absent packets add nothing

@@ -76,8 +76,10 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
 /// c = inv_m rounded to a multiple of 1/32 for float (k/32, k = 16…32), of 1/16 for double
 /// (k/16, k = 8…16: vpermt2pd holds 16 entries, not 17), makes r = m·c − 1 exact (c·m lies on a
 /// 2^-28 grid for float, 2^-56 for double); then log m = log(1/c) + log1p(r), with log(1/c) from
-/// a table in two words and log1p(r) = r + r²·P(r), P of degree 3 (float, |r| ≤ 1/32) or
-/// minimax of degree 10 (double, |r| ≤ 1/16), relative error below 0.004 of the unit roundoff.
+/// a table in two words (tools/constants.py tables) and log1p(r) = r + r²·P(r), P of degree 3
+/// (float, |r| ≤ 1/32) or a fit of degree 10 (double, |r| ≤ 1/16) whose relative error is 0.022
+/// of the unit roundoff in exact arithmetic (tools/constants.py minimax; its symmetric refit is
+/// 0.002, but every AVX-512 double result would change its bits for it).
 /// Returns r, the table's high word, and y = r²·P(r) + its low word: log m = hi + r + y.
 template <class P>
 struct TableLog {
