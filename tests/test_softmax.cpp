@@ -452,7 +452,7 @@ TEMPLATE_TEST_CASE("softmax rows wider than the gather buffer take the scalar ke
   // = 8 of the exact values.
   using S = TestType;
   using ColMajor = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
-  const int k = int(focal::detail::softmax_wide_buffer<S>) + 1;
+  const int k = int(focal::detail::wide_row_buffer<S>) + 1;
   std::mt19937 gen(21);
   std::normal_distribution<double> normal(0.0, 3.0);
   RowMajor<S> x(5, k);

@@ -5,7 +5,9 @@
 // elements (a contiguous array is one run, a Block one run per row or column), walked, copied
 // out of and into; expressions Eigen evaluates in packets, read a packet at a time by linear
 // index; anything else element by element (Cursor). The readers give the labels pass its
-// logits whichever the layout, in the same pieces, so the same bits.
+// logits whichever the layout, in the same pieces, so the same bits. For row kernels (the
+// softmax), rows in place where they are contiguous, else gathered into a row-major stack
+// buffer (columns by register transposes).
 
 #include "config.hpp"
 
@@ -186,6 +188,186 @@ struct CoeffReader {
     for (Eigen::Index k = 0; k < m; ++k, in.next()) out[k] = ev.coeff(in.i, in.j);
   }
 };
+
+// --- Rows: where a row kernel finds a row, and the gather of rows in other layouts. ---
+
+/// Scalars in the stack buffer through which rows in other layouts reach a row kernel (the
+/// softmax's packet rows; 16 KiB of float), where it holds a cache line of each column (16 rows of float, 8 of
+/// double); for wider rows, wide_row_buffer's 64 KiB (Eigen's own stack allocations go to
+/// 128 KiB). Rows of more classes than that holds take the scalar kernel there.
+inline constexpr Eigen::Index row_buffer = 4096;
+template <class Scalar>
+inline constexpr Eigen::Index wide_row_buffer = 65536 / Eigen::Index(sizeof(Scalar));
+
+/// Pointer to the elements of a: const where a is const or read-only (an expression).
+template <class D>
+using element_pointer =
+    std::conditional_t<std::is_const<D>::value ||
+                           (int(Eigen::internal::traits<std::remove_const_t<D>>::Flags) &
+                            Eigen::LvalueBit) == 0,
+                       const typename D::Scalar*, typename D::Scalar*>;
+
+/// Row i of a at row_start(a, i): a row-major object with contiguous rows (inner stride 1),
+/// in a build where the packet kernel runs for its Scalar; nullptr for any other object
+/// (expressions included).
+template <class D>
+element_pointer<D> row_start(D& a, Eigen::Index i) {
+  using Scalar = typename D::Scalar;
+  constexpr int flags = int(Eigen::internal::traits<std::remove_const_t<D>>::Flags);
+  if constexpr (simd::vectorized<Scalar> && (flags & Eigen::DirectAccessBit) != 0 &&
+                (flags & Eigen::RowMajorBit) != 0) {
+    // Class indices go through the packets as Scalar: exact up to 2^digits.
+    constexpr double exact = double(1LL << std::numeric_limits<Scalar>::digits);
+    if (a.innerStride() == 1 && double(a.cols()) < exact) return a.data() + i * a.outerStride();
+  }
+  (void)a;
+  (void)i;
+  return nullptr;
+}
+
+/// Column j of a at column_start(a, j): a column-major object with contiguous columns (inner
+/// stride 1), in a build where the packet kernel runs for its Scalar; nullptr for any other.
+template <class D>
+element_pointer<D> column_start(D& a, Eigen::Index j) {
+  using Scalar = typename D::Scalar;
+  constexpr int flags = int(Eigen::internal::traits<std::remove_const_t<D>>::Flags);
+  if constexpr (simd::vectorized<Scalar> && (flags & Eigen::DirectAccessBit) != 0 &&
+                (flags & Eigen::RowMajorBit) == 0) {
+    if (a.innerStride() == 1) return a.data() + j * a.outerStride();
+  }
+  (void)a;
+  (void)j;
+  return nullptr;
+}
+
+/// Prefetches elements [from, from + n) of each of `classes` columns `stride` apart (for
+/// writing with Write): a chunk of column-major rows reads more streams than the hardware
+/// prefetchers follow (benchmark: bench_labels softmax_colmajor/81).
+/// Nothing where that is less than a cache line per column.
+template <int Write, class S>
+EIGEN_ALWAYS_INLINE void prefetch_columns(const S* cols, Eigen::Index stride,
+                                          Eigen::Index classes, Eigen::Index from,
+                                          Eigen::Index n) {
+#if defined(__GNUC__) || defined(__clang__)
+  const Eigen::Index bytes = n * Eigen::Index(sizeof(S));
+  if (bytes < 64) return;
+  for (Eigen::Index j = 0; j < classes; ++j) {
+    const char* p = reinterpret_cast<const char*>(cols + j * stride + from);
+    for (Eigen::Index b = 0; b < bytes; b += 64) __builtin_prefetch(p + b, Write);
+  }
+#else
+  (void)cols, (void)stride, (void)classes, (void)from, (void)n;
+#endif
+}
+
+/// Between n rows of `classes` columns, row-major in rows (row k at rows + k · classes), and
+/// the same elements in columns `stride` apart from cols (each contiguous): into rows, or with
+/// ToColumns into the columns. Squares of a packet's lanes go through registers (Eigen's
+/// ptranspose), the edges element by element: element by element throughout, the copy of
+/// column-major logits to the softmax rows and back takes as long as the rows' kernel
+/// (benchmark: bench_labels softmax_colmajor against softmax).
+template <bool ToColumns, class S>
+EIGEN_ALWAYS_INLINE void transpose_rows(S* cols, Eigen::Index stride, Eigen::Index n,
+                                        Eigen::Index classes, S* rows) {
+  using namespace Eigen::internal;
+  // 256-bit squares in AVX-512 builds: Eigen's 512-bit transposes trip GCC 12's warning about
+  // its own intrinsics (bug 105593) in Eigen's code, outside any region focal can silence.
+  using Full = simd::packet_t<S>;
+  using P = std::conditional_t<sizeof(Full) == 64, typename unpacket_traits<Full>::half, Full>;
+  constexpr int L = simd::lanes<P>;
+  const auto move = [&](Eigen::Index k, Eigen::Index j) {
+    if constexpr (ToColumns) {
+      cols[j * stride + k] = rows[k * classes + j];
+    } else {
+      rows[k * classes + j] = cols[j * stride + k];
+    }
+  };
+  Eigen::Index j = 0;
+  for (; j + L <= classes; j += L) {
+    Eigen::Index k = 0;
+    for (; k + L <= n; k += L) {
+      PacketBlock<P, L> b;
+      S* c = cols + j * stride + k;
+      S* r = rows + k * classes + j;
+      if constexpr (ToColumns) {
+        for (int m = 0; m < L; ++m, r += classes) b.packet[m] = ploadu<P>(r);
+        ptranspose(b);
+        for (int m = 0; m < L; ++m, c += stride) pstoreu(c, b.packet[m]);
+      } else {
+        for (int m = 0; m < L; ++m, c += stride) b.packet[m] = ploadu<P>(c);
+        ptranspose(b);
+        for (int m = 0; m < L; ++m, r += classes) pstoreu(r, b.packet[m]);
+      }
+    }
+    for (; k < n; ++k)
+      for (int m = 0; m < L; ++m) move(k, j + m);
+  }
+  for (; j < classes; ++j)
+    for (Eigen::Index k = 0; k < n; ++k) move(k, j);
+}
+
+/// f(buffer, capacity) with a 64 KiB stack buffer, in a frame of its own: beside the 16 KiB
+/// one, it slows column-major rows of few classes (benchmark: bench_labels softmax_colmajor/21).
+template <class Scalar, class F>
+EIGEN_DONT_INLINE void with_wide_buffer(const F& f) {
+  alignas(64) Scalar buffer[wide_row_buffer<Scalar>];
+  f(buffer, wide_row_buffer<Scalar>);
+}
+
+/// Rows [first, end) of x (any layout, at most wide_row_buffer classes) into g through a
+/// row-major stack buffer, a part at a time: gathered, run there in place by
+/// run(buffer, first row, rows), and the gradient rows scattered back; each class's rows are
+/// read and written in storage order. Contiguous columns (a column-major array, Map or Block)
+/// go through transpose_rows, the next part's lines prefetched; anything else element by
+/// element. In a frame of its own: inlined, it slows the row-major calls (benchmark:
+/// bench_labels softmax). Against the scalar row kernel these layouts ran before:
+/// bench_labels softmax_colmajor against softmax_scalar.
+template <class DX, class DG, class Run>
+EIGEN_DONT_INLINE void gathered_rows(const DX& x, DG& g, Eigen::Index first, Eigen::Index end,
+                                     const Run& run) {
+  using Scalar = typename DX::Scalar;
+  const Eigen::internal::evaluator<DX> ex(x);
+  Eigen::internal::evaluator<DG> eg(g);
+  const Eigen::Index rows = x.rows(), classes = x.cols();
+  const Scalar* x_cols = column_start(x, 0);
+  Scalar* g_cols = column_start(g, 0);
+  const Eigen::Index x_stride = x_cols != nullptr && classes > 1 ? column_start(x, 1) - x_cols : 0;
+  const Eigen::Index g_stride = g_cols != nullptr && classes > 1 ? column_start(g, 1) - g_cols : 0;
+  constexpr Eigen::Index line = 64 / Eigen::Index(sizeof(Scalar));  // a cache line's rows
+  const auto parts = [&](Scalar* buffer, Eigen::Index capacity) {
+    // 4,096 scalars, which stay in L1 from the gather through the kernel to the scatter, or a
+    // cache line of each column where that is more; the range cut into equal parts of at
+    // most that.
+    const Eigen::Index most = std::min(capacity / classes, std::max(line, row_buffer / classes));
+    const Eigen::Index count = (end - first + most - 1) / most;
+    const Eigen::Index size = count == 0 ? 0 : (end - first + count - 1) / count;
+    for (Eigen::Index c0 = first; c0 < end; c0 += size) {
+      // The next part's lines, also past the range: the next chunk's first part.
+      const Eigen::Index n = std::min(size, end - c0), next = std::min(size, rows - c0 - n);
+      if (x_cols != nullptr) {
+        transpose_rows<false>(const_cast<Scalar*>(x_cols) + c0, x_stride, n, classes, buffer);
+        prefetch_columns<0>(x_cols, x_stride, classes, c0 + n, next);
+      } else {
+        for (Eigen::Index j = 0; j < classes; ++j)
+          for (Eigen::Index k = 0; k < n; ++k) buffer[k * classes + j] = ex.coeff(c0 + k, j);
+      }
+      run(buffer, c0, n);
+      if (g_cols != nullptr) {
+        transpose_rows<true>(g_cols + c0, g_stride, n, classes, buffer);
+        prefetch_columns<1>(g_cols, g_stride, classes, c0 + n, next);
+      } else {
+        for (Eigen::Index j = 0; j < classes; ++j)
+          for (Eigen::Index k = 0; k < n; ++k) eg.coeffRef(c0 + k, j) = buffer[k * classes + j];
+      }
+    }
+  };
+  if (classes * line <= row_buffer) {
+    alignas(64) Scalar buffer[row_buffer];
+    parts(buffer, row_buffer);
+  } else {
+    with_wide_buffer<Scalar>(parts);
+  }
+}
 
 }  // namespace detail
 FOCAL_NAMESPACE_END

@@ -13,6 +13,7 @@
 
 #include "../labels.hpp"
 #include "config.hpp"
+#include "layout.hpp"
 #include "parallel.hpp"
 #include "sigmoid_kernel.hpp"
 #include "softmax_kernel.hpp"
@@ -25,6 +26,15 @@ template <class Scalar>
 class SoftmaxFocalLoss;
 
 namespace detail {
+
+/// Rows per summation chunk of the softmax pass (the unit of threading): about 8,192
+/// elements, and at least a cache line of each column, which the gather of other layouts
+/// copies at a time.
+template <class Scalar>
+Eigen::Index softmax_chunk_rows(Eigen::Index classes) {
+  constexpr Eigen::Index line = 64 / Eigen::Index(sizeof(Scalar));
+  return std::max(line, chunk_elements / std::max<Eigen::Index>(classes, 1));
+}
 
 // Rows a few at a time: the packet passes of each, then their scalars (a chain of dependent
 // double operations and a log1p per row) and gradients, so that the rows' chains overlap.
@@ -82,7 +92,7 @@ double softmax_fused(const SoftmaxFocalLoss<Scalar>& loss, const DX& logits,
   const bool in_place =
       rows == 0 || (row_start(logits, 0) != nullptr && row_start(out, 0) != nullptr);
   const bool gather = !in_place && simd::vectorized<Scalar> && classes > 0 &&
-                      classes <= softmax_wide_buffer<Scalar>;
+                      classes <= wide_row_buffer<Scalar>;
   // Chunks of whole rows, the same in every layout and for any execution: each sums its rows'
   // losses in row order, and the chunks' totals are added in chunk order.
   const Eigen::Index chunk = softmax_chunk_rows<Scalar>(classes);
