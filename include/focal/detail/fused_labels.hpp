@@ -22,6 +22,7 @@
 #include "../labels.hpp"
 #include "layout.hpp"
 #include "parallel.hpp"
+#include "simd/compress.hpp"
 #include "simd/packet.hpp"
 #include "span.hpp"
 #include "summation.hpp"
@@ -78,35 +79,13 @@ EIGEN_ALWAYS_INLINE Eigen::Index list_rows(const Labels<Indices, Weights>& label
   using T = typename Indices::Scalar;
   using C = label_lane<T>;
   Eigen::Index listed = 0, row = first;
-#if defined(FOCAL_HAS_AVX512)
-  if constexpr (std::is_signed<T>::value && (sizeof(T) == 4 || sizeof(T) == 8)) {
+  if constexpr (simd::has_compress_marked<T>) {
     const T* p = flat_data(labels.indices(), false);
     if (p != nullptr) {
-      constexpr int lanes = 64 / int(sizeof(T));
-      __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-      const __m512i step = _mm512_set1_epi32(lanes);
-      for (; row <= last; row += lanes) {
-        const Eigen::Index n = std::min<Eigen::Index>(lanes, last + 1 - row);
-        const __mmask16 in = __mmask16((1u << n) - 1);
-        __mmask16 listed_mask, ignored_mask;
-        if constexpr (sizeof(T) == 4) {  // the masked load stops at the array's end
-          const __m512i v = _mm512_maskz_loadu_epi32(in, p + row);
-          listed_mask = _mm512_mask_cmpneq_epi32_mask(in, v, _mm512_set1_epi32(background));
-          ignored_mask = _mm512_mask_cmpeq_epi32_mask(in, v, _mm512_set1_epi32(ignore));
-        } else {
-          const __m512i v = _mm512_maskz_loadu_epi64(__mmask8(in), p + row);
-          listed_mask = _mm512_mask_cmpneq_epi64_mask(__mmask8(in), v, _mm512_set1_epi64(background));
-          ignored_mask = _mm512_mask_cmpeq_epi64_mask(__mmask8(in), v, _mm512_set1_epi64(ignore));
-        }
-        _mm512_storeu_si512(rows + listed, _mm512_maskz_compress_epi32(listed_mask, index));
-        listed += _mm_popcnt_u32(listed_mask);
-        dropped += int(_mm_popcnt_u32(ignored_mask));
-        index = _mm512_add_epi32(index, step);
-      }
-      return listed;
+      return simd::compress_marked(p + first, last + 1 - first, T(background), T(ignore), rows,
+                                   dropped);
     }
   }
-#endif
   for (; row <= last; ++row) {
     const C label = static_cast<C>(labels.indices().coeff(row));
     rows[listed] = std::int32_t(row - first);
