@@ -19,10 +19,49 @@ FOCAL_NAMESPACE_BEGIN
 namespace detail {
 namespace simd {
 
+/// log m = 2 atanh(s) for m in [√½, √2], s = (m − 1)/(m + 1) ∈ [−0.172, 0.172], with s carried
+/// in two words, sh + sl (u = m − 1 exact, m + 1 = v + v_lo exact, residual exact): the
+/// division's rounding then costs nothing. log m = 2sh + 2sl + sh·z·r with z = sh² and r the
+/// series' tail: to s^21 for double (truncation < 0.1 ulp), to s^11 for float (< 0.03 ulp).
+template <class P>
+struct AtanhLog {
+  P sh, sl, z, r;
+
+  EIGEN_ALWAYS_INLINE explicit AtanhLog(const P& m) {
+    using S = scalar_of<P>;
+    const P one = cst<P>(S(1));
+    const P u = psub(m, one);
+    P v, v_lo;
+    two_sum(m, one, v, v_lo);
+    const P rv = reciprocal_1_to_2(v);  // v ∈ [1.7, 2.5]
+    sh = pmul(u, rv);
+    sl = pmul(psub(product_residual(u, sh, v), pmul(sh, v_lo)), rv);
+    z = pmul(sh, sh);
+    if constexpr (std::is_same<S, float>::value) {
+      r = cst<P>(2.0f / 11);
+      r = pmadd(r, z, cst<P>(2.0f / 9));
+      r = pmadd(r, z, cst<P>(2.0f / 7));
+      r = pmadd(r, z, cst<P>(2.0f / 5));
+      r = pmadd(r, z, cst<P>(2.0f / 3));
+    } else {
+      r = cst<P>(2.0 / 21);
+      r = pmadd(r, z, cst<P>(2.0 / 19));
+      r = pmadd(r, z, cst<P>(2.0 / 17));
+      r = pmadd(r, z, cst<P>(2.0 / 15));
+      r = pmadd(r, z, cst<P>(2.0 / 13));
+      r = pmadd(r, z, cst<P>(2.0 / 11));
+      r = pmadd(r, z, cst<P>(2.0 / 9));
+      r = pmadd(r, z, cst<P>(2.0 / 7));
+      r = pmadd(r, z, cst<P>(2.0 / 5));
+      r = pmadd(r, z, cst<P>(2.0 / 3));
+    }
+  }
+};
+
 /// log(d) for d in [1, 2] (and NaN → NaN), the only logarithm the logit kernel needs where
 /// log1p_split has no table: d > √2 is halved, log d = log m + k·ln 2 with m = d or d/2 in
 /// [√½, √2] and k = 0 or 1. Float: Cephes' logf polynomial as Eigen's plog uses it, without
-/// the exponent extraction and special cases a general log needs. Double: below.
+/// the exponent extraction and special cases a general log needs. Double: AtanhLog.
 template <class P>
 EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
   using S = scalar_of<P>;
@@ -45,29 +84,10 @@ EIGEN_ALWAYS_INLINE P log_1_to_2(const P& d) {
     y = pmadd(z, cst<P>(-0.5f), y);
     return pmadd(k, cst<P>(0.693359375f), padd(x, y));
   } else {
-    // log m = 2 atanh(s), s = (m − 1)/(m + 1) ∈ [−0.172, 0.172], with s carried in two words
-    // (u = m − 1 exact, m + 1 = v + v_lo exact, residual exact): the division's rounding then
-    // costs nothing. Series to s^21 (truncation < 0.1 ulp).
-    const P one = cst<P>(1.0);
-    const P u = psub(m, one);
-    P v, v_lo;
-    two_sum(m, one, v, v_lo);
-    const P rv = reciprocal_1_to_2(v);  // v ∈ [1.7, 2.5]
-    const P sh = pmul(u, rv);
-    const P sl = pmul(psub(product_residual(u, sh, v), pmul(sh, v_lo)), rv);
-    const P z = pmul(sh, sh);
-    P r = cst<P>(2.0 / 21);
-    r = pmadd(r, z, cst<P>(2.0 / 19));
-    r = pmadd(r, z, cst<P>(2.0 / 17));
-    r = pmadd(r, z, cst<P>(2.0 / 15));
-    r = pmadd(r, z, cst<P>(2.0 / 13));
-    r = pmadd(r, z, cst<P>(2.0 / 11));
-    r = pmadd(r, z, cst<P>(2.0 / 9));
-    r = pmadd(r, z, cst<P>(2.0 / 7));
-    r = pmadd(r, z, cst<P>(2.0 / 5));
-    r = pmadd(r, z, cst<P>(2.0 / 3));
-    const P tail = pmadd(pmul(sh, z), r, pmadd(k, cst<P>(1.42860682030941723212e-6), padd(sl, sl)));
-    return padd(pmadd(k, cst<P>(0.693145751953125), padd(sh, sh)), tail);  // + k ln 2
+    const AtanhLog<P> a(m);
+    const P tail =
+        pmadd(pmul(a.sh, a.z), a.r, pmadd(k, cst<P>(1.42860682030941723212e-6), padd(a.sl, a.sl)));
+    return padd(pmadd(k, cst<P>(0.693145751953125), padd(a.sh, a.sh)), tail);  // + k ln 2
   }
 }
 
@@ -177,9 +197,8 @@ EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
 
 /// −(log v + corr) for v in [0, 1] (0 → +∞, NaN → NaN) and a small correction corr (the
 /// caller's v_lo/v), within about half an ulp, for packets without a table (SSE, AVX) and
-/// scalars: v = m·2^e with m in [√½, √2) (pfrexp, subnormals included); log m = 2 atanh(s),
-/// s = (m − 1)/(m + 1) carried in two words as in log_1_to_2's double branch, by its series
-/// (to s^11 for float, truncation below 0.03 ulp; s^21 for double); e·ln 2 with ln 2 split so
+/// scalars: v = m·2^e with m in [√½, √2) (pfrexp, subnormals included); log m by AtanhLog;
+/// e·ln 2 with ln 2 split so
 /// that e·ln2_hi is exact (Cody–Waite, as in exp_clamped), and added to 2s by Fast2Sum
 /// (|e·ln 2| ≥ ln 2 > |2s| where e ≠ 0), so that one rounding ends it.
 template <class P>
@@ -192,37 +211,13 @@ EIGEN_ALWAYS_INLINE P neg_log_unit_series(const P& v, const P& corr) {
   const auto low = less(m, cst<P>(S(0.70710678118654752440)));
   m = select(low, padd(m, m), m);
   e = select(low, psub(e, one), e);
-  const P u = psub(m, one);  // exact
-  P w, w_lo;
-  two_sum(m, one, w, w_lo);
-  const P rw = reciprocal_1_to_2(w);  // w ∈ [1.7, 2.5]
-  const P sh = pmul(u, rw);
-  const P sl = pmul(psub(product_residual(u, sh, w), pmul(sh, w_lo)), rw);
-  const P z = pmul(sh, sh);
-  P r;
-  if constexpr (f) {
-    r = cst<P>(2.0f / 11);
-    r = pmadd(r, z, cst<P>(2.0f / 9));
-    r = pmadd(r, z, cst<P>(2.0f / 7));
-    r = pmadd(r, z, cst<P>(2.0f / 5));
-    r = pmadd(r, z, cst<P>(2.0f / 3));
-  } else {
-    r = cst<P>(2.0 / 21);
-    r = pmadd(r, z, cst<P>(2.0 / 19));
-    r = pmadd(r, z, cst<P>(2.0 / 17));
-    r = pmadd(r, z, cst<P>(2.0 / 15));
-    r = pmadd(r, z, cst<P>(2.0 / 13));
-    r = pmadd(r, z, cst<P>(2.0 / 11));
-    r = pmadd(r, z, cst<P>(2.0 / 9));
-    r = pmadd(r, z, cst<P>(2.0 / 7));
-    r = pmadd(r, z, cst<P>(2.0 / 5));
-    r = pmadd(r, z, cst<P>(2.0 / 3));
-  }
+  const AtanhLog<P> a(m);
   const P ln2_hi = cst<P>(f ? S(0.693359375) : S(0.693145751953125));
   const P ln2_lo = cst<P>(f ? S(-2.12194440e-4) : S(1.42860682030941723212e-6));
   P s, s_err;
-  fast_two_sum(pmul(e, ln2_hi), padd(sh, sh), s, s_err);  // e·ln2_hi exact
-  const P tail = padd(padd(s_err, pmadd(e, ln2_lo, padd(sl, sl))), pmadd(pmul(sh, z), r, corr));
+  fast_two_sum(pmul(e, ln2_hi), padd(a.sh, a.sh), s, s_err);  // e·ln2_hi exact
+  const P tail =
+      padd(padd(s_err, pmadd(e, ln2_lo, padd(a.sl, a.sl))), pmadd(pmul(a.sh, a.z), a.r, corr));
   const P result = psub(pzero(v), padd(s, tail));  // −log 1 = +0, not −0
   return select(equal(v, pzero(v)), cst<P>(std::numeric_limits<S>::infinity()), result);
 }
