@@ -198,9 +198,8 @@ EIGEN_ALWAYS_INLINE P log1p_split(const P& d, const P& d_lo, const P& inv_d) {
 /// −(log v + corr) for v in [0, 1] (0 → +∞, NaN → NaN) and a small correction corr (the
 /// caller's v_lo/v), within about half an ulp, for packets without a table (SSE, AVX) and
 /// scalars: v = m·2^e with m in [√½, √2) (pfrexp, subnormals included); log m by AtanhLog;
-/// e·ln 2 with ln 2 split so
-/// that e·ln2_hi is exact (Cody–Waite, as in exp_clamped), and added to 2s by Fast2Sum
-/// (|e·ln 2| ≥ ln 2 > |2s| where e ≠ 0), so that one rounding ends it.
+/// e·ln 2 with ln 2 split so that e·ln2_hi is exact (Cody–Waite, as in exp_clamped), and added
+/// to 2s by Fast2Sum (|e·ln 2| ≥ ln 2 > |2s| where e ≠ 0), so that one rounding ends it.
 template <class P>
 EIGEN_ALWAYS_INLINE P neg_log_unit_series(const P& v, const P& corr) {
   using S = scalar_of<P>;
