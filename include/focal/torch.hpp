@@ -53,6 +53,16 @@ auto with_sigmoid_loss(double alpha, double gamma, F&& f) {
   return f(BalancedFocalLoss<S>(static_cast<S>(alpha), static_cast<S>(gamma)));
 }
 
+/// focal's chunks on PyTorch's intra-op thread pool (at::parallel_for): the same bits as one
+/// thread, and as many threads as torch.set_num_threads allows.
+inline auto torch_pool() {
+  return focal::parallel([](std::size_t n, const auto& task) {
+    at::parallel_for(0, static_cast<int64_t>(n), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) task(static_cast<std::size_t>(k));
+    });
+  });
+}
+
 /// The saved ∂loss/∂logits times the incoming gradient: a scalar for reduced losses, a tensor
 /// of the logits' shape for reduction "none".
 inline TensorList backward_scaled(AutogradContext* ctx, const TensorList& grad_outputs,
@@ -95,7 +105,8 @@ struct SigmoidFocalLossFunction : public ::torch::autograd::Function<SigmoidFoca
             result = values;
           } else {
             const S normalizer = reduction == "mean" && n > 0 ? static_cast<S>(n) : S(1);
-            const S total = n > 0 ? loss.value_and_gradient(xm, ym, gm, normalizer) : S(0);
+            const S total =
+                n > 0 ? loss.value_and_gradient(xm, ym, gm, normalizer, torch_pool()) : S(0);
             result = at::scalar_tensor(reduction == "mean" && n == 0
                                            ? std::numeric_limits<S>::quiet_NaN()
                                            : total,
@@ -137,7 +148,8 @@ struct SigmoidFocalLossLabelsFunction
       Eigen::Map<RowMajor<S>> gm(grad.data_ptr<S>(), x.size(0), x.size(1));
       const S total = checked([&] {
         return with_sigmoid_loss<S>(alpha, gamma, [&](const auto& loss) {
-          return loss.value_and_gradient(xm, focal::labels(lm), gm, static_cast<S>(normalizer));
+          return loss.value_and_gradient(xm, focal::labels(lm), gm, static_cast<S>(normalizer),
+                                         torch_pool());
         });
       });
       result = at::scalar_tensor(total, x.options());
@@ -172,7 +184,8 @@ struct SoftmaxFocalLossFunction : public ::torch::autograd::Function<SoftmaxFoca
       Eigen::Map<RowMajor<S>> gm(grad.data_ptr<S>(), x.size(0), x.size(1));
       const S total = checked([&] {
         const SoftmaxFocalLoss<S> loss(static_cast<S>(alpha), static_cast<S>(gamma));
-        return loss.value_and_gradient(xm, focal::labels(lm), gm, static_cast<S>(normalizer));
+        return loss.value_and_gradient(xm, focal::labels(lm), gm, static_cast<S>(normalizer),
+                                       torch_pool());
       });
       result = at::scalar_tensor(total, x.options());
     });

@@ -80,3 +80,26 @@ TEST_CASE("bad input raises c10::Error with focal's message") {
   CHECK_THROWS_WITH(ops::sigmoid_focal_loss_labels(x, torch::full({4}, 7, torch::kLong)),
                     Catch::Contains("labels[0] = 7"));
 }
+
+#if !defined(FOCAL_TESTS_NO_QUADMATH)
+#include "../reference.hpp"
+
+TEST_CASE("beyond [-15, 15] the bridge keeps focal's accuracy where the formula flushes") {
+  // Against the binary128 reference: focal within 16 ulp; torchvision's formula loses it all
+  // (1 − σ(x) rounds to 0 and the loss with it, or keeps a fraction of its digits).
+  double worst_focal = 0, worst_formula = 0;
+  for (const double x : {20.0, 30.0, 40.0, 60.0, -20.0, -30.0, -40.0, -60.0}) {
+    for (const double y : {0.0, 1.0}) {
+      const at::Tensor xt = torch::full({1}, x, torch::kDouble);
+      const at::Tensor yt = torch::full({1}, y, torch::kDouble);
+      const double ours = ops::sigmoid_focal_loss(xt, yt, 0.25, 2.0, "sum").item<double>();
+      const double theirs = torchvision_formula(xt, yt, 0.25, 2.0, "sum").item<double>();
+      const ref::quad exact = ref::focal_logit(x, y == 1.0, y == 1.0 ? 0.25 : 0.75, 2).loss;
+      worst_focal = std::max(worst_focal, double(ref::ulp_error<double>(ours, exact)));
+      worst_formula = std::max(worst_formula, double(ref::ulp_error<double>(theirs, exact)));
+    }
+  }
+  CHECK(worst_focal <= 16);
+  CHECK(worst_formula > 1e6);
+}
+#endif
