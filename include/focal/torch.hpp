@@ -11,6 +11,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "focal.hpp"
 
@@ -126,36 +127,45 @@ struct SigmoidFocalLossFunction : public ::torch::autograd::Function<SigmoidFoca
   }
 };
 
+/// The forward of the ops on logits [N, K] and int64 labels [N]: checks, views both as Eigen
+/// maps (no copy where contiguous), runs pass(logits, focal::labels(labels), grad), which
+/// returns the total, and saves the gradient for the backward.
+template <class Pass>
+at::Tensor labels_forward(AutogradContext* ctx, const at::Tensor& logits,
+                          const at::Tensor& labels, const Pass& pass) {
+  check_logits(logits, "logits");
+  TORCH_CHECK(logits.dim() == 2, "focal: logits must be [N, K], got ", logits.sizes());
+  TORCH_CHECK(labels.device().is_cpu() && labels.scalar_type() == at::kLong,
+              "focal: labels must be a CPU int64 tensor, got ", labels.scalar_type(), " on ",
+              labels.device());
+  const at::Tensor x = logits.contiguous(), l = labels.contiguous();
+  at::Tensor grad = at::empty_like(x, at::MemoryFormat::Contiguous);
+  at::Tensor result;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "focal::torch_ops", [&] {
+    using S = scalar_t;
+    const Eigen::Map<const RowMajor<S>> xm(x.data_ptr<S>(), x.size(0), x.size(1));
+    const Eigen::Map<const Eigen::Array<int64_t, Eigen::Dynamic, 1>> lm(l.data_ptr<int64_t>(),
+                                                                        l.numel());
+    Eigen::Map<RowMajor<S>> gm(grad.data_ptr<S>(), x.size(0), x.size(1));
+    const S total = checked([&] { return pass(xm, focal::labels(lm), gm); });
+    result = at::scalar_tensor(total, x.options());
+  });
+  ctx->save_for_backward({grad});
+  return result;
+}
+
 /// focal's labels pass as an autograd function: Σ over non-ignored anchors / normalizer.
 struct SigmoidFocalLossLabelsFunction
     : public ::torch::autograd::Function<SigmoidFocalLossLabelsFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits,
                             const at::Tensor& labels, double alpha, double gamma,
                             double normalizer) {
-    check_logits(logits, "logits");
-    TORCH_CHECK(logits.dim() == 2, "focal: logits must be [N, K], got ", logits.sizes());
-    TORCH_CHECK(labels.device().is_cpu() && labels.scalar_type() == at::kLong,
-                "focal: labels must be a CPU int64 tensor, got ", labels.scalar_type(), " on ",
-                labels.device());
-    const at::Tensor x = logits.contiguous(), l = labels.contiguous();
-    at::Tensor grad = at::empty_like(x, at::MemoryFormat::Contiguous);
-    at::Tensor result;
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "focal::sigmoid_focal_loss_labels", [&] {
-      using S = scalar_t;
-      const Eigen::Map<const RowMajor<S>> xm(x.data_ptr<S>(), x.size(0), x.size(1));
-      const Eigen::Map<const Eigen::Array<int64_t, Eigen::Dynamic, 1>> lm(l.data_ptr<int64_t>(),
-                                                                          l.numel());
-      Eigen::Map<RowMajor<S>> gm(grad.data_ptr<S>(), x.size(0), x.size(1));
-      const S total = checked([&] {
-        return with_sigmoid_loss<S>(alpha, gamma, [&](const auto& loss) {
-          return loss.value_and_gradient(xm, focal::labels(lm), gm, static_cast<S>(normalizer),
-                                         torch_pool());
-        });
+    return labels_forward(ctx, logits, labels, [&](const auto& x, const auto& l, auto& g) {
+      using S = typename std::decay_t<decltype(x)>::Scalar;
+      return with_sigmoid_loss<S>(alpha, gamma, [&](const auto& loss) {
+        return loss.value_and_gradient(x, l, g, static_cast<S>(normalizer), torch_pool());
       });
-      result = at::scalar_tensor(total, x.options());
     });
-    ctx->save_for_backward({grad});
-    return result;
   }
 
   static TensorList backward(AutogradContext* ctx, TensorList grad_outputs) {
@@ -168,29 +178,11 @@ struct SoftmaxFocalLossFunction : public ::torch::autograd::Function<SoftmaxFoca
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits,
                             const at::Tensor& labels, double gamma, double alpha,
                             double normalizer) {
-    check_logits(logits, "logits");
-    TORCH_CHECK(logits.dim() == 2, "focal: logits must be [N, K], got ", logits.sizes());
-    TORCH_CHECK(labels.device().is_cpu() && labels.scalar_type() == at::kLong,
-                "focal: labels must be a CPU int64 tensor, got ", labels.scalar_type(), " on ",
-                labels.device());
-    const at::Tensor x = logits.contiguous(), l = labels.contiguous();
-    at::Tensor grad = at::empty_like(x, at::MemoryFormat::Contiguous);
-    at::Tensor result;
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "focal::softmax_focal_loss", [&] {
-      using S = scalar_t;
-      const Eigen::Map<const RowMajor<S>> xm(x.data_ptr<S>(), x.size(0), x.size(1));
-      const Eigen::Map<const Eigen::Array<int64_t, Eigen::Dynamic, 1>> lm(l.data_ptr<int64_t>(),
-                                                                          l.numel());
-      Eigen::Map<RowMajor<S>> gm(grad.data_ptr<S>(), x.size(0), x.size(1));
-      const S total = checked([&] {
-        const SoftmaxFocalLoss<S> loss(static_cast<S>(alpha), static_cast<S>(gamma));
-        return loss.value_and_gradient(xm, focal::labels(lm), gm, static_cast<S>(normalizer),
-                                       torch_pool());
-      });
-      result = at::scalar_tensor(total, x.options());
+    return labels_forward(ctx, logits, labels, [&](const auto& x, const auto& l, auto& g) {
+      using S = typename std::decay_t<decltype(x)>::Scalar;
+      const SoftmaxFocalLoss<S> loss(static_cast<S>(alpha), static_cast<S>(gamma));
+      return loss.value_and_gradient(x, l, g, static_cast<S>(normalizer), torch_pool());
     });
-    ctx->save_for_backward({grad});
-    return result;
   }
 
   static TensorList backward(AutogradContext* ctx, TensorList grad_outputs) {
