@@ -42,13 +42,13 @@ inline constexpr int softmax_batch = 4;
 
 /// Rows [i0, i0 + b), b ≤ softmax_batch, into total in row order: the packet kernel where x_row(i)
 /// and g_row(i) are contiguous rows (non-null), else the scalar kernel through x_at(i, j)
-/// and g_at(i, j). Ignored rows get a zero gradient.
+/// and g_at(i, j). Ignored rows get a zero gradient. int_gamma: integer_gamma(loss.gamma()),
+/// computed once per call by the caller.
 template <class Scalar, class Indices, class Weights, class XRow, class GRow, class XAt, class GAt>
-void softmax_rows_batch(const SoftmaxFocalLoss<Scalar>& loss,
+void softmax_rows_batch(const SoftmaxFocalLoss<Scalar>& loss, int int_gamma,
                         const Labels<Indices, Weights>& labels, Eigen::Index i0, int b,
                         Eigen::Index classes, Scalar normalizer, XRow x_row, GRow g_row, XAt x_at,
                         GAt g_at, CompensatedSum& total) {
-  const int int_gamma = integer_gamma(loss.gamma());
   RowSums<Scalar> sums[softmax_batch];
   bool fast[softmax_batch] = {};
   for (int k = 0; k < b; ++k) {
@@ -91,12 +91,13 @@ double softmax_fused(const SoftmaxFocalLoss<Scalar>& loss, const DX& logits,
   const Eigen::Index rows = logits.rows(), classes = logits.cols();
   const bool in_place =
       rows == 0 || (row_start(logits, 0) != nullptr && row_start(out, 0) != nullptr);
-  const bool gather = !in_place && simd::vectorized<Scalar> && classes > 0 &&
-                      classes <= wide_row_buffer<Scalar>;
+  const bool gather =
+      !in_place && simd::vectorized<Scalar> && classes > 0 && classes <= wide_row_buffer<Scalar>;
   // Chunks of whole rows, the same in every layout and for any execution: each sums its rows'
   // losses in row order, and the chunks' totals are added in chunk order.
   const Eigen::Index chunk = softmax_chunk_rows<Scalar>(classes);
   const Eigen::Index chunks = (rows + chunk - 1) / chunk;
+  const int int_gamma = integer_gamma(loss.gamma());
   const double total = run_chunks(chunks, exec, [&](Eigen::Index c) {
     CompensatedSum sum;
     const Eigen::Index first = c * chunk, end = std::min(rows, first + chunk);
@@ -104,8 +105,8 @@ double softmax_fused(const SoftmaxFocalLoss<Scalar>& loss, const DX& logits,
       // Rows in place where they are contiguous (the packet kernel), else the scalar kernel.
       for (Eigen::Index i0 = first; i0 < end; i0 += softmax_batch) {
         softmax_rows_batch(
-            loss, labels, i0, int(std::min<Eigen::Index>(softmax_batch, end - i0)), classes,
-            normalizer, [&](Eigen::Index i) { return row_start(logits, i); },
+            loss, int_gamma, labels, i0, int(std::min<Eigen::Index>(softmax_batch, end - i0)),
+            classes, normalizer, [&](Eigen::Index i) { return row_start(logits, i); },
             [&](Eigen::Index i) { return row_start(out, i); },
             [&](Eigen::Index i, Eigen::Index j) { return ex.coeff(i, j); },
             [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return eg.coeffRef(i, j); }, sum);
@@ -117,8 +118,9 @@ double softmax_fused(const SoftmaxFocalLoss<Scalar>& loss, const DX& logits,
         const auto row = [&](Eigen::Index i) { return buffer + (i - r0) * classes; };
         for (Eigen::Index i0 = r0; i0 < r0 + n; i0 += softmax_batch) {
           softmax_rows_batch(
-              loss, labels, i0, int(std::min<Eigen::Index>(softmax_batch, r0 + n - i0)), classes,
-              normalizer, row, row, [&](Eigen::Index i, Eigen::Index j) { return row(i)[j]; },
+              loss, int_gamma, labels, i0, int(std::min<Eigen::Index>(softmax_batch, r0 + n - i0)),
+              classes, normalizer, row, row,
+              [&](Eigen::Index i, Eigen::Index j) { return row(i)[j]; },
               [&](Eigen::Index i, Eigen::Index j) -> Scalar& { return row(i)[j]; }, sum);
         }
       });
@@ -135,16 +137,17 @@ Scalar softmax_row_loss(const SoftmaxFocalLoss<Scalar>& loss, const DX& logits,
   const long long t = labels[i];
   if (t == ignore) return Scalar(0);
   const Eigen::Index ti = static_cast<Eigen::Index>(t);
+  const int int_gamma = integer_gamma(loss.gamma());
   Scalar unused = 0;
   RowSums<Scalar> sums;
   if (softmax_row_sums_fast<false>(row_start(logits, i), logits.cols(), ti, &unused, sums)) {
     return static_cast<Scalar>(softmax_row_finish<false>(
-        sums, logits.cols(), ti, loss.alpha_of(ti), loss.gamma(), integer_gamma(loss.gamma()),
+        sums, logits.cols(), ti, loss.alpha_of(ti), loss.gamma(), int_gamma,
         labels.template weight<Scalar>(i), Scalar(1), &unused));
   }
   return static_cast<Scalar>(softmax_focal_row<false>(
       [&](Eigen::Index j) { return logits.coeff(i, j); }, logits.cols(), ti, loss.alpha_of(ti),
-      loss.gamma(), integer_gamma(loss.gamma()), labels.template weight<Scalar>(i), Scalar(1),
+      loss.gamma(), int_gamma, labels.template weight<Scalar>(i), Scalar(1),
       [&](Eigen::Index) -> Scalar& { return unused; }));
 }
 

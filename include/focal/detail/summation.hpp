@@ -139,11 +139,6 @@ class PacketSum : public LaneSum<P> {
     add_sum(padd(a, b), v, simd::block_packets * L);
   }
 
-  /// Adds a packet's worth of terms v[0, lanes) (the scalar spans).
-  EIGEN_ALWAYS_INLINE void add_terms(const S* v) {
-    add_sum(Eigen::internal::pload<P>(v), v, simd::lanes<P>);
-  }
-
   /// The chunk's total; resets the accumulator.
   double take() {
     CompensatedSum total;
