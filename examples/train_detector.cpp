@@ -198,7 +198,7 @@ void with_sigmoid_loss(const LossSpec& s, F&& f) {
 
 struct Model {
   Matrix w1, w2;  // kInputs × kHidden, kHidden × outputs
-  Eigen::RowVectorXf b1, b2;
+  Matrix b1, b2;            // 1 × kHidden, 1 × outputs
   int outputs() const { return int(w2.cols()); }
 };
 
@@ -206,14 +206,14 @@ Model init_model(int outputs, bool softmax, bool prior, std::mt19937& gen) {
   std::normal_distribution<float> n(0.0f, 1.0f);
   Model m;
   m.w1 = Matrix::NullaryExpr(kInputs, kHidden, [&] { return n(gen) * std::sqrt(2.0f / kInputs); });
-  m.b1 = Eigen::RowVectorXf::Zero(kHidden);
+  m.b1 = Matrix::Zero(1, kHidden);
   m.w2 = Matrix::NullaryExpr(kHidden, outputs, [&] { return n(gen) * 0.01f; });
-  m.b2 = Eigen::RowVectorXf::Zero(outputs);
+  m.b2 = Matrix::Zero(1, outputs);
   if (prior) {
     // Every anchor starts at foreground probability π = 0.01 (§3.3, "Initialization"). For the
     // softmax, column 0 is the background: the others start at π/K each.
     if (softmax) {
-      m.b2.tail(outputs - 1).setConstant(std::log(0.01f / kClasses) - std::log(0.99f));
+      m.b2.rightCols(outputs - 1).setConstant(std::log(0.01f / kClasses) - std::log(0.99f));
     } else {
       m.b2.setConstant(focal::prior_bias(0.01f));
     }
@@ -225,10 +225,10 @@ Model init_model(int outputs, bool softmax, bool prior, std::mt19937& gen) {
 // backward pass.
 void forward(const Model& m, const Eigen::Ref<const Matrix>& p, Matrix& hidden, Matrix& logits) {
   hidden.noalias() = p * m.w1;
-  hidden.rowwise() += m.b1;
+  hidden.rowwise() += m.b1.row(0);
   hidden = hidden.cwiseMax(0.0f);
   logits.noalias() = hidden * m.w2;
-  logits.rowwise() += m.b2;
+  logits.rowwise() += m.b2.row(0);
 }
 
 struct Adam {
@@ -296,10 +296,7 @@ float train_step(const LossSpec& spec, Model& model, Adam& adam, const Matrix& p
       ((grad * model.w2.transpose()).array() * (hidden.array() > 0).cast<float>()).matrix();
   const Matrix d_w1 = p.transpose() * d_hidden;
   const Matrix d_b1 = d_hidden.colwise().sum();
-  Matrix b1 = model.b1, b2 = model.b2;
-  adam.step({&model.w1, &b1, &model.w2, &b2}, {d_w1, d_b1, d_w2, d_b2}, lr);
-  model.b1 = b1;
-  model.b2 = b2;
+  adam.step({&model.w1, &model.b1, &model.w2, &model.b2}, {d_w1, d_b1, d_w2, d_b2}, lr);
   return loss;
 }
 
@@ -442,15 +439,19 @@ void write_figure1(const std::string& path) {
 void write_figure4(const std::string& path, const Model& m, const std::vector<Image>& test) {
   std::ofstream f(path);
   f << "gamma,samples,fraction,cumulative_loss\n";
-  Matrix p(kAnchors, kInputs), hidden, logits;
+  // The model's logits, once per image; each γ evaluates its loss on them.
+  std::vector<Matrix> logits(test.size());
+  Matrix p(kAnchors, kInputs), hidden;
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    patches(test[i], p.data());
+    forward(m, p, hidden, logits[i]);
+  }
   for (double g : {0.0, 0.5, 1.0, 2.0}) {
     const focal::FocalLoss<float> fl{static_cast<float>(g)};
     std::vector<double> pos, neg;
-    for (const Image& im : test) {
-      patches(im, p.data());
-      forward(m, p, hidden, logits);
-      const Eigen::Map<const RowMajor> x(logits.data(), kAnchors, kClasses);
-      const Eigen::Map<const Eigen::ArrayXi> y(im.labels.data(), kAnchors);
+    for (std::size_t i = 0; i < test.size(); ++i) {
+      const Eigen::Map<const RowMajor> x(logits[i].data(), kAnchors, kClasses);
+      const Eigen::Map<const Eigen::ArrayXi> y(test[i].labels.data(), kAnchors);
       const RowMajor l = fl.value(x, focal::labels(y));
       for (int a = 0; a < kAnchors; ++a) {
         if (y[a] == focal::ignore) continue;
