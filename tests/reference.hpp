@@ -134,6 +134,70 @@ inline quad softmax_focal(const quad* x, int classes, int t, quad alpha_t, quad 
   return SoftmaxRow(x, classes, t).eval(alpha_t, gamma, grad);
 }
 
+// The soft-target losses (QFL, VFL) on a logit x or a probability, with target y ∈ [0, 1],
+// written from their papers' definitions and differentiated term by term:
+//   QFL = |y − σ|^β ce,  ce = −y log σ − (1 − y) log(1 − σ),
+//   dQFL/dσ = −β |d|^(β−1) sgn(d) ce + |d|^β (−y/σ + (1 − y)/(1 − σ)),  d = y − σ,
+//   VFL = y ce (y > 0),  α σ^γ (−log(1 − σ)) (y = 0),
+// with dσ/dx = σ(1 − σ) on logits. `shift` moves σ inside d = y − (σ + shift) only: the test
+// measures with it how much σ's own last-bit error can move a result (where y ≈ σ).
+struct SoftLoss {
+  bool varifocal;
+  quad exponent;  // β of QFL, γ of VFL
+  quad alpha;     // VFL's α
+};
+
+inline quad sgn(quad v) { return v > 0 ? 1 : v < 0 ? -1 : 0; }
+
+// |d|^(β−1)·sgn(d)·β, 0 where d = 0 or β = 0 (the kernel's convention at d = 0).
+inline quad soft_slope(quad d, quad beta) {
+  if (beta == 0 || d == 0) return 0;
+  return beta * powq(fabsq(d), beta - 1) * sgn(d);
+}
+
+inline Result soft_logit(const SoftLoss& f, quad x, quad y, quad shift = 0) {
+  const quad sig = sigmoid(x), comp = sigmoid(-x);  // σ, 1 − σ
+  const quad sp_pos = -log_sigmoid(-x), sp_neg = -log_sigmoid(x);  // −log(1 − σ), −log σ
+  const quad ce = (y == 0 ? 0 : y * sp_neg) + (y == 1 ? 0 : (1 - y) * sp_pos);
+  const quad ss = sig * comp;
+  // y − σ without quad's own cancellation (1 − σ(x) is 0 in quad for x > 78, and y − σ(x)
+  // near 1/2 loses what lies below 2^-113): (y − 1) + σ(−x) for x ≥ 1, y − σ(x) for x ≤ −1,
+  // (y − 1/2) − tanh(x/2)/2 between (y − 1 and y − 1/2 are exact).
+  const quad d = (x >= 1 ? (y - 1) + comp : x <= -1 ? y - sig : (y - quad(0.5)) - tanhq(x / 2) / 2) - shift;
+  const quad dce = -d;  // dce/dx = σ − y
+  if (!f.varifocal) {
+    const quad dp = power(fabsq(d), f.exponent);
+    const quad slope = soft_slope(d, f.exponent);
+    return {dp * ce, -slope * ss * (isinfq(ce) ? 0 : ce) + dp * dce};
+  }
+  if (y > 0) return {y * ce, -y * d};
+  const quad pg = power(sig, f.exponent);
+  // d/dx σ^γ = γ σ^γ (1 − σ)
+  const quad term = sp_pos == 0 || comp == 0 ? 0 : f.exponent * pg * comp * sp_pos;
+  return {f.alpha * pg * sp_pos, f.alpha * (term + pg * sig)};
+}
+
+inline Result soft_probability(const SoftLoss& f, quad p, quad y) {
+  const quad inf = quad(std::numeric_limits<double>::infinity());
+  const quad nlp = p == 0 ? inf : -logq(p), nlq = p == 1 ? inf : -log1pq(-p);
+  const quad ce = (y == 0 ? 0 : y * nlp) + (y == 1 ? 0 : (1 - y) * nlq);
+  // dce/dp = −y/p + (1 − y)/(1 − p), each term only where its weight is not 0.
+  const quad dce = (y == 0 ? 0 : p == 0 ? -inf : -y / p) + (y == 1 ? 0 : p == 1 ? inf : (1 - y) / (1 - p));
+  const quad d = y - p;
+  if (!f.varifocal) {
+    const quad dp = power(fabsq(d), f.exponent);
+    const quad slope = soft_slope(d, f.exponent);
+    // dp·dce at d = 0: 0 inside, the cross-entropy's one-sided slope ±1 at p = y ∈ {0, 1}.
+    quad direct = dp == 0 ? 0 : dp * dce;
+    if (d == 0 && f.exponent == 0) direct = p == 0 ? 1 : p == 1 ? -1 : 0;
+    return {dp * ce, (slope == 0 ? 0 : -slope * ce) + direct};
+  }
+  if (y > 0) return {y * ce, (d == 0 && p == 1) ? -y : y * dce};
+  const quad pg = power(p, f.exponent);
+  const quad term = f.exponent == 0 || p == 0 ? 0 : f.exponent * power(p, f.exponent - 1) * nlq;
+  return {f.alpha * pg * nlq, f.alpha * (term + (p == 1 ? inf : pg / (1 - p)))};
+}
+
 // Distance from a computed S to the exact value, in units of the spacing of S at the exact
 // value (subnormal spacing below the normal range). An exact value beyond S's range must be
 // computed as the matching infinity; NaN is never accurate.

@@ -28,7 +28,9 @@
 #include "input.hpp"
 #include "labels.hpp"
 #include "prior_bias.hpp"
+#include "quality_focal_loss.hpp"
 #include "softmax_focal_loss.hpp"
+#include "varifocal_loss.hpp"
 #include "version.hpp"
 
 #endif  // FOCAL_FOCAL_HPP

@@ -76,6 +76,15 @@ Scalar checked_gamma(const char* type, Scalar gamma) {
   return gamma;
 }
 
+/// An exponent ≥ 0, finite, under its own name (QFL's beta).
+template <class Scalar>
+Scalar checked_exponent(const char* type, const char* name, Scalar v) {
+  if (!(v >= Scalar(0) && v <= std::numeric_limits<Scalar>::max())) {
+    throw_parameter(type, name, v, "must be finite and >= 0");
+  }
+  return v;
+}
+
 template <class Scalar>
 Scalar checked_positive_gamma(const char* type, Scalar gamma) {
   if (!(gamma > Scalar(0) && gamma <= std::numeric_limits<Scalar>::max())) {
@@ -97,12 +106,19 @@ inline bool is_target(Scalar y) noexcept {
   return y == Scalar(0) || y == Scalar(1);  // false for NaN
 }
 
+/// A soft target: y in [0, 1] (false for NaN).
+template <class Scalar>
+inline bool is_soft_target(Scalar y) noexcept {
+  return y >= Scalar(0) && y <= Scalar(1);
+}
+
 template <class Scalar>
 inline bool is_probability(Scalar p) noexcept {
   return !(p < Scalar(0) || p > Scalar(1));  // NaN is not an error: it propagates
 }
 
 inline const char* target_requirement() { return "must be 0 or 1"; }
+inline const char* soft_target_requirement() { return "must be a soft target in [0, 1]"; }
 inline const char* probability_requirement() { return "must be a probability in [0, 1]"; }
 
 template <class Input>
@@ -110,12 +126,12 @@ constexpr const char* input_name() {
   return std::is_same<Input, Probabilities>::value ? "probabilities" : "logits";
 }
 
-/// Per-element entry points: the same rules, without an index.
-template <class Input, class Scalar>
+/// Per-element entry points: the same rules, without an index. Soft: targets in [0, 1].
+template <class Input, bool Soft = false, class Scalar>
 void check_element(Scalar x, Scalar y) {
-  if (!is_target(y)) {
+  if (Soft ? !is_soft_target(y) : !is_target(y)) {
     throw std::invalid_argument("focal: targets = " + format_value(y) + ", " +
-                                target_requirement());
+                                (Soft ? soft_target_requirement() : target_requirement()));
   }
   if (std::is_same<Input, Probabilities>::value && !is_probability(x)) {
     throw std::invalid_argument("focal: probabilities = " + format_value(x) + ", " +
@@ -187,9 +203,14 @@ void check_all(const char* name, const Eigen::DenseBase<Derived>& a, Pred ok,
   }
 }
 
-template <class Derived>
+template <bool Soft = false, class Derived>
 void check_targets(const Eigen::DenseBase<Derived>& targets) {
-  check_all("targets", targets, [](auto y) { return is_target(y); }, target_requirement());
+  if constexpr (Soft) {
+    check_all("targets", targets, [](auto y) { return is_soft_target(y); },
+              soft_target_requirement());
+  } else {
+    check_all("targets", targets, [](auto y) { return is_target(y); }, target_requirement());
+  }
 }
 
 template <class Input, class Derived>

@@ -90,6 +90,20 @@ bool targets_look_valid(Scan&& scan) {
   return all;
 }
 
+/// Soft targets all in [0, 1], none NaN (is_soft_target)? As targets_look_valid.
+template <class Scalar, class Scan>
+bool soft_targets_look_valid(Scan&& scan) {
+  using P = simd::packet_t<Scalar>;
+  const P zero = Eigen::internal::pset1<P>(Scalar(0)), one = Eigen::internal::pset1<P>(Scalar(1));
+  auto ok = simd::less_equal(zero, one);  // all true
+  const bool all = scan(
+      [&](const P& v) {
+        ok = simd::mask_and(ok, simd::mask_and(simd::less_equal(zero, v), simd::less_equal(v, one)));
+      },
+      [](Scalar v) { return is_soft_target(v); });
+  return all && simd::mask_all(ok);
+}
+
 /// Probabilities all in [0, 1] or NaN (is_probability)? As targets_look_valid.
 template <class Scalar, class Scan>
 bool probabilities_look_valid(Scan&& scan) {
@@ -107,12 +121,13 @@ bool probabilities_look_valid(Scan&& scan) {
 /// check_targets, with the vectorized scan first where the targets lie in runs of contiguous
 /// elements or are an expression Eigen evaluates in packets (the exact scan, which names the
 /// offender, otherwise or on failure).
-template <class DY>
+template <bool Soft = false, class DY>
 void check_targets_fast(const Eigen::DenseBase<DY>& targets) {
   using Scalar = typename DY::Scalar;
-  if (!vector_scan(targets, [](auto&& scan) { return targets_look_valid<Scalar>(scan); })) {
-    check_targets(targets);
-  }
+  const bool valid = vector_scan(targets, [](auto&& scan) {
+    return Soft ? soft_targets_look_valid<Scalar>(scan) : targets_look_valid<Scalar>(scan);
+  });
+  if (!valid) check_targets<Soft>(targets);
 }
 
 /// check_inputs, the same way for probabilities.

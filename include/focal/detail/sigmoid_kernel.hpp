@@ -97,6 +97,46 @@ SigmoidParams<Scalar> star_params(Scalar gamma, Scalar beta) noexcept {
 /// pow); FL* has no q^γ.
 enum class Focus { none, square, integer, fractional, star };
 
+/// q^γ: (q + q_lo)^k = q^k + k·q_lo·q^(k−1) by multiplication; for a fractional γ, with
+/// Exp, the compensated exp(−γ (m + l1)) (m + l1 = −log q, q itself may be subnormal or 0 where
+/// q^γ is not), with the exponent in two words: rounding γ·(m + l1) would cost |γ·(m + l1)| ulp
+/// (about 40 ulp at a logit of 80 with γ = 0.5); what remains is exp's own error plus γ times
+/// the rounding error of l1. Without Exp (probabilities, soft targets' |y − σ|) libm's pow,
+/// lane by lane, times (1 + q_lo/q)^γ ≈ 1 + γ q_lo/q. Shared by the sigmoid and soft kernels.
+template <Focus F, bool Exp, class P, class Scalar>
+EIGEN_ALWAYS_INLINE P focus_power(const P& q, const P& q_lo, const P& m, const P& l1,
+                                  Scalar gamma, int int_gamma) {
+  using namespace simd;
+  if constexpr (F == Focus::none) {
+    return cst<P>(Scalar(1));
+  } else if constexpr (F == Focus::square) {
+    return pmul(q, pmadd(cst<P>(Scalar(2)), q_lo, q));  // (q + q_lo)² less q_lo² (< 2^-40 q²)
+  } else if constexpr (F == Focus::integer) {
+    const P pk1 = power(q, int_gamma - 1);
+    return pmadd(pmul(cst<P>(Scalar(int_gamma)), q_lo), pk1, pmul(pk1, q));
+  } else if constexpr (!Exp) {
+    constexpr std::size_t size = std::size_t(lanes<P>);
+    alignas(64) Scalar qs[size], lows[size];
+    pstore(qs, q);
+    pstore(lows, q_lo);
+    for (std::size_t i = 0; i < size; ++i) {
+      const Scalar pw = std::pow(qs[i], gamma);
+      qs[i] = lows[i] == Scalar(0) ? pw : pw + gamma * (lows[i] / qs[i]) * pw;
+    }
+    return pload<P>(qs);
+  } else {
+    const P g = cst<P>(gamma);
+    P s, s_err, p, p_err;
+    two_sum(m, l1, s, s_err);
+    two_prod(g, s, p, p_err);
+    const P e = exp_nonpositive(negate(p));
+    // exp(−p − c) = exp(−p)·(1 − c + O(c²)), |c| about an ulp of p. At p = ∞ (m = ∞), or
+    // where the split overflows, c is not finite and exp(−p) is already the answer (0).
+    const P c = pmadd(g, s_err, p_err);
+    return select(is_finite(c), psub(e, pmul(e, c)), e);
+  }
+}
+
 /// The stable pieces of the logistic function at z, from e = exp(−|z|) and one log:
 /// p_t = σ(z), q = σ(−z) = 1 − p_t as a double-word q + q_lo (q within an ulp, not
 /// renormalized: its users need the sum, and q^γ = (q + q_lo)^γ takes either split),
@@ -136,6 +176,20 @@ struct LogisticTerms {
     m = select(nonneg, z, zero);
   }
 };
+
+/// Loss and ∂loss/∂x of any kernel (eval_packets) at one input x and target y: lane 0 of a
+/// broadcast packet, so a per-element call gives the same bits as the arrays.
+template <class Kernel, class Scalar>
+std::pair<Scalar, Scalar> at_element(const Kernel& kernel, Scalar x, Scalar y) noexcept {
+  constexpr std::size_t size = std::size_t(Kernel::lanes);
+  alignas(64) Scalar xb[size], yb[size], lb[size], gb[size];
+  for (std::size_t k = 0; k < size; ++k) {
+    xb[k] = x;
+    yb[k] = y;
+  }
+  kernel.eval_packets(xb, yb, 1, lb, gb);
+  return {lb[0], gb[0]};
+}
 
 /// The kernel on logits (Input = Logits) or on probabilities (Input = Probabilities), on
 /// packets of this build (plain scalars without SIMD), or on the Packet given (Scalar itself:
@@ -188,32 +242,9 @@ class SigmoidKernel {
     dispatch([&](auto mode) { eval_block<decltype(mode)::value>(x, y, packets, loss, grad); });
   }
 
-  /// Loss and/or ∂loss/∂x at input x with target positive (y = 1) or not (y = 0): lane 0 of a
-  /// broadcast packet.
-  template <bool WantLoss, bool WantGrad>
-  void eval(Scalar x, bool positive, Scalar& loss, Scalar& grad) const noexcept {
-    constexpr std::size_t size = std::size_t(lanes);
-    alignas(64) Scalar xb[size], yb[size], lb[size], gb[size];
-    for (std::size_t k = 0; k < size; ++k) {
-      xb[k] = x;
-      yb[k] = positive ? Scalar(1) : Scalar(0);
-    }
-    eval_packets(xb, yb, 1, lb, gb);
-    if constexpr (WantLoss) loss = lb[0];
-    if constexpr (WantGrad) grad = gb[0];
-  }
-
-  Scalar value(Scalar x, bool positive) const noexcept {
-    Scalar loss, unused;
-    eval<true, false>(x, positive, loss, unused);
-    return loss;
-  }
-
-  Scalar derivative(Scalar x, bool positive) const noexcept {
-    Scalar unused, grad;
-    eval<false, true>(x, positive, unused, grad);
-    return grad;
-  }
+  /// Loss and ∂loss/∂x at input x and target y (0 or 1): lane 0 of a broadcast packet.
+  Scalar value(Scalar x, Scalar y) const noexcept { return at_element(*this, x, y).first; }
+  Scalar derivative(Scalar x, Scalar y) const noexcept { return at_element(*this, x, y).second; }
 
  private:
   // Logits in two stages that each loop over the packets: one packet's chain (exp, division,
@@ -269,7 +300,7 @@ class SigmoidKernel {
         l = select(mask_and(over, equal(l, l)), limit, l);
         g = select(negative_target, q, negate(q));
       } else {
-        const P qg = focus<F>(t.q, t.q_lo, t.m, t.l1);
+        const P qg = focus_power<F, true>(t.q, t.q_lo, t.m, t.l1, p_.gamma, p_.int_gamma);
         // (10): dFL/dz = −α_t q^γ h, h = γ p_t (−log p_t) + q: both terms ≥ 0, so nothing
         // cancels, and no q^(γ−1) appears: finite for every γ ≥ 0. ∂loss/∂x = −α_t q^γ h where
         // y = 1, +α_t q^γ h where y = 0: α_t with that sign.
@@ -318,7 +349,7 @@ class SigmoidKernel {
       const auto upper = less_equal(cst<P>(Scalar(0.5)), pt);
       const P u_lo = select(upper, psub(psub(one, pt), q), zero);  // exact (Sterbenz twice)
       const P nl = neg_log_unit(pt, pdiv(u_lo, select(upper, pt, one)));  // −log(p_t + u_lo)
-      const P qg = focus<F>(q, q_lo, zero, zero);
+      const P qg = focus_power<F, false>(q, q_lo, zero, zero, p_.gamma, p_.int_gamma);
       const P alpha_t = select(positive, cst<P>(p_.alpha_pos), cst<P>(p_.alpha_neg));
       // dFL/dp_t = −α_t q^γ (γ (−log p_t)/q + 1/p_t); (−log p_t)/q → 1 as q → 0, which gives 0
       // at p_t = 1 for γ > 0 and −α_t for γ = 0; at p_t = 0 it is −∞·α_t. α_t q^γ / p_t rather
@@ -340,45 +371,6 @@ class SigmoidKernel {
       }
       pstore(loss + k * L, l);
       pstore(grad + k * L, negate_where(positive, g));  // dp_t/dp = s
-    }
-  }
-
-  // q^γ: (q + q_lo)^k = q^k + k·q_lo·q^(k−1) by multiplication; for fractional γ on logits the
-  // compensated exp(−γ (m + l1)) (m + l1 = −log q, q itself may be subnormal or 0 where q^γ is
-  // not), with the exponent in two words: rounding γ·(m + l1) would cost |γ·(m + l1)| ulp
-  // (about 40 ulp at a logit of 80 with γ = 0.5); what remains is exp's own error plus γ times
-  // the rounding error of l1. On probabilities libm's pow, lane by lane, times
-  // (1 + q_lo/q)^γ ≈ 1 + γ q_lo/q.
-  template <Focus F>
-  EIGEN_ALWAYS_INLINE P focus(const P& q, const P& q_lo, const P& m, const P& l1) const {
-    using namespace simd;
-    if constexpr (F == Focus::none) {
-      return cst<P>(1);
-    } else if constexpr (F == Focus::square) {
-      return pmul(q, pmadd(cst<P>(Scalar(2)), q_lo, q));  // (q + q_lo)² less q_lo² (< 2^-40 q²)
-    } else if constexpr (F == Focus::integer) {
-      const P pk1 = power(q, p_.int_gamma - 1);
-      return pmadd(pmul(cst<P>(Scalar(p_.int_gamma)), q_lo), pk1, pmul(pk1, q));
-    } else if constexpr (std::is_same<Input, Probabilities>::value) {
-      constexpr std::size_t size = std::size_t(lanes);
-      alignas(64) Scalar qs[size], lows[size];
-      pstore(qs, q);
-      pstore(lows, q_lo);
-      for (std::size_t i = 0; i < size; ++i) {
-        const Scalar pw = std::pow(qs[i], p_.gamma);
-        qs[i] = lows[i] == Scalar(0) ? pw : pw + p_.gamma * (lows[i] / qs[i]) * pw;
-      }
-      return pload<P>(qs);
-    } else {
-      const P gamma = cst<P>(p_.gamma);
-      P s, s_err, p, p_err;
-      two_sum(m, l1, s, s_err);
-      two_prod(gamma, s, p, p_err);
-      const P e = exp_nonpositive(negate(p));
-      // exp(−p − c) = exp(−p)·(1 − c + O(c²)), |c| about an ulp of p. At p = ∞ (m = ∞), or
-      // where the split overflows, c is not finite and exp(−p) is already the answer (0).
-      const P c = pmadd(gamma, s_err, p_err);
-      return select(is_finite(c), psub(e, pmul(e, c)), e);
     }
   }
 

@@ -22,6 +22,7 @@
 #include "fused_dense.hpp"
 #include "fused_labels.hpp"
 #include "sigmoid_kernel.hpp"
+#include "soft_kernel.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
@@ -29,12 +30,12 @@ namespace detail {
 /// Eigen binary functor: per-element loss (Derivative = false) or ∂loss/∂x, unchecked (the
 /// caller validated the arrays). Its packetOp runs the same packet kernel as the fused call, so
 /// Eigen vectorizes the expressions.
-template <class Scalar, class Input, bool Derivative>
+template <class Scalar, class Kernel, bool Derivative>
 struct elementwise_op {
-  SigmoidKernel<Scalar, Input> kernel;
+  Kernel kernel;
 
   Scalar operator()(const Scalar& x, const Scalar& y) const noexcept {
-    return Derivative ? kernel.derivative(x, y == Scalar(1)) : kernel.value(x, y == Scalar(1));
+    return Derivative ? kernel.derivative(x, y) : kernel.value(x, y);
   }
 
   template <class Packet>
@@ -58,17 +59,17 @@ struct elementwise_op {
   }
 };
 
-template <class Scalar, class Input>
-using value_op = elementwise_op<Scalar, Input, false>;
-template <class Scalar, class Input>
-using derivative_op = elementwise_op<Scalar, Input, true>;
+template <class Scalar, class Kernel>
+using value_op = elementwise_op<Scalar, Kernel, false>;
+template <class Scalar, class Kernel>
+using derivative_op = elementwise_op<Scalar, Kernel, true>;
 
 /// Eigen nullary functor: element (i, j) of the loss (or its derivative) of logits against
 /// class-index labels, as if labels were one-hot: positive iff j == labels[i]; background rows
 /// are negative everywhere; ignored rows are 0; each row weighted by its anchor weight.
-template <class Scalar, class Input, class DX, class Indices, class Weights, bool Derivative>
+template <class Scalar, class Kernel, class DX, class Indices, class Weights, bool Derivative>
 struct labeled_op {
-  SigmoidKernel<Scalar, Input> kernel;
+  Kernel kernel;
   typename Eigen::internal::ref_selector<DX>::type inputs;
   Labels<Indices, Weights> labels;
 
@@ -76,8 +77,8 @@ struct labeled_op {
     const long long c = labels[i];
     if (c == ignore) return Scalar(0);
     const Scalar x = inputs.coeff(i, j);
-    const bool positive = c == static_cast<long long>(j);
-    const Scalar v = Derivative ? kernel.derivative(x, positive) : kernel.value(x, positive);
+    const Scalar y = c == static_cast<long long>(j) ? Scalar(1) : Scalar(0);
+    const Scalar v = Derivative ? kernel.derivative(x, y) : kernel.value(x, y);
     return simd::weight(labels.template weight<Scalar>(i), v);
   }
 };
@@ -95,8 +96,16 @@ decltype(auto) as_array(const Eigen::DenseBase<D>& a) {
   }
 }
 
-template <class Scalar, class Input>
+/// Whether a kernel takes targets anywhere in [0, 1] (the soft-target losses) rather than 0 or 1.
+template <class Kernel, class = void>
+struct takes_soft_targets : std::false_type {};
+template <class Kernel>
+struct takes_soft_targets<Kernel, std::enable_if_t<Kernel::soft_targets>> : std::true_type {};
+
+template <class Scalar, class Input, class Kernel = SigmoidKernel<Scalar, Input>>
 class SigmoidLoss {
+  static constexpr bool soft = takes_soft_targets<Kernel>::value;
+
  public:
   using scalar_type = Scalar;  ///< float or double
   using input_type = Input;    ///< focal::Logits or focal::Probabilities
@@ -104,15 +113,15 @@ class SigmoidLoss {
   /// Loss of one element. @throws std::invalid_argument if y is not 0 or 1, or if x is a
   /// probability outside [0, 1]. NaN x gives NaN.
   Scalar operator()(Scalar x, Scalar y) const {
-    check_element<Input>(x, y);
-    return kernel_.value(x, y == Scalar(1));
+    check_element<Input, soft>(x, y);
+    return kernel_.value(x, y);
   }
 
   /// ∂loss/∂x of one element, x being the logit or the probability as the Input says.
   /// @throws std::invalid_argument as operator().
   Scalar derivative(Scalar x, Scalar y) const {
-    check_element<Input>(x, y);
-    return kernel_.derivative(x, y == Scalar(1));
+    check_element<Input, soft>(x, y);
+    return kernel_.derivative(x, y);
   }
 
   /// Per-element losses as a lazy Eigen array expression; nothing is computed or allocated
@@ -123,14 +132,14 @@ class SigmoidLoss {
   /// probability outside [0, 1]; the message names the argument, the index and the value.
   template <class DX, class DY>
   auto value(const Eigen::DenseBase<DX>& inputs, const Eigen::DenseBase<DY>& targets) const {
-    return make_expr<value_op<Scalar, Input>>(inputs, targets);
+    return make_expr<value_op<Scalar, Kernel>>(inputs, targets);
   }
 
   /// Per-element ∂loss/∂x as a lazy Eigen array expression, e.g. `G = loss.gradient(X, Y) / n;`.
   /// Checks and lifetime as value().
   template <class DX, class DY>
   auto gradient(const Eigen::DenseBase<DX>& inputs, const Eigen::DenseBase<DY>& targets) const {
-    return make_expr<derivative_op<Scalar, Input>>(inputs, targets);
+    return make_expr<derivative_op<Scalar, Kernel>>(inputs, targets);
   }
 
   /// Per-element losses against class-index labels (focal::labels), as a lazy N × K array
@@ -235,14 +244,15 @@ class SigmoidLoss {
   }
 
  protected:
-  explicit SigmoidLoss(const SigmoidParams<Scalar>& params) : kernel_(params) {}
+  template <class Params>
+  explicit SigmoidLoss(const Params& params) : kernel_(params) {}
 
   /// The kernel's parameters, for the derived types' accessors.
-  const SigmoidParams<Scalar>& params() const noexcept { return kernel_.params(); }
+  const auto& params() const noexcept { return kernel_.params(); }
 
  private:
   auto pass(Scalar normalizer) const {
-    return SpanPass<Scalar, SigmoidKernel<Scalar, Input>>{kernel_, normalizer};
+    return SpanPass<Scalar, Kernel>{kernel_, normalizer};
   }
 
   template <class DX>
@@ -262,7 +272,7 @@ class SigmoidLoss {
   auto make_labeled_expr(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) const {
     check_input_scalar<DX>();
     check_labeled(inputs, labels);
-    using Op = labeled_op<Scalar, Input, DX, Indices, Weights, Derivative>;
+    using Op = labeled_op<Scalar, Kernel, DX, Indices, Weights, Derivative>;
     using Plain = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic,
                                DX::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor>;
     return Eigen::CwiseNullaryOp<Op, const Plain>(inputs.rows(), inputs.cols(),
@@ -273,7 +283,7 @@ class SigmoidLoss {
   static constexpr void check_scalar() {
     check_input_scalar<DX>();
     static_assert(std::is_same<typename DY::Scalar, Scalar>::value,
-                  "focal: targets must have the loss's Scalar type, with values 0 or 1 "
+                  "focal: targets must have the loss's Scalar type "
                   "(for class indices use focal::labels)");
   }
 
@@ -291,7 +301,7 @@ class SigmoidLoss {
   template <class DX, class DY>
   static void check_contents(const Eigen::DenseBase<DX>& inputs,
                              const Eigen::DenseBase<DY>& targets) {
-    check_targets_fast(targets);
+    check_targets_fast<soft>(targets);
     check_inputs_fast<Input>(inputs);
   }
 
@@ -305,7 +315,7 @@ class SigmoidLoss {
                                                       Op{kernel_});
   }
 
-  SigmoidKernel<Scalar, Input> kernel_;
+  Kernel kernel_;
 };
 
 }  // namespace detail
@@ -313,8 +323,8 @@ FOCAL_NAMESPACE_END
 
 namespace Eigen {
 namespace internal {
-template <class Scalar, class Input, bool Derivative>
-struct functor_traits<focal::detail::elementwise_op<Scalar, Input, Derivative>> {
+template <class Scalar, class Kernel, bool Derivative>
+struct functor_traits<focal::detail::elementwise_op<Scalar, Kernel, Derivative>> {
   enum {
     Cost = 60 * NumTraits<Scalar>::MulCost,  // an exp, a log, two divisions and some
     PacketAccess = focal::detail::simd::vectorized<Scalar>

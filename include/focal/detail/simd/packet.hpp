@@ -315,6 +315,12 @@ EIGEN_ALWAYS_INLINE mask_t<P> is_finite(const P& v) {
   return less(pabs(v), cst<P>(std::numeric_limits<scalar_of<P>>::infinity()));
 }
 
+/// |v| = ∞.
+template <class P>
+EIGEN_ALWAYS_INLINE mask_t<P> is_infinite(const P& v) {
+  return equal(pabs(v), cst<P>(std::numeric_limits<scalar_of<P>>::infinity()));
+}
+
 /// a·v where a ≥ 0 (or its negation) is a weight that may be exactly 0: then 0·∞ is taken as
 /// 0 (α = 0 switches the term off, at every input), while NaN still propagates.
 template <class P>
