@@ -32,14 +32,18 @@ inline constexpr int ignore = -2;
 namespace detail {
 /// Weights of an unweighted Labels: every anchor weighs 1.
 struct NoWeights {};
+/// Scores of plain Labels: the target at an anchor's class is 1.
+struct NoScores {};
 }  // namespace detail
 
-/// N class indices marked as labels, and optionally N per-anchor weights. Made by
-/// focal::labels(); holds plain vectors by reference (they must outlive it) and expressions and
-/// Maps by value. Cheap to copy.
+/// N class indices marked as labels, optionally N per-anchor weights, and optionally N scores
+/// (soft targets at each anchor's class). Made by focal::labels() or focal::scored_labels();
+/// holds plain vectors by reference (they must outlive it) and expressions and Maps by value.
+/// Cheap to copy.
 /// @tparam Indices an Eigen integer vector type (e.g. Eigen::ArrayXi, a Map of int64_t).
 /// @tparam Weights an Eigen vector type of the loss's Scalar, or detail::NoWeights.
-template <class Indices, class Weights = detail::NoWeights>
+/// @tparam Scores  an Eigen vector type of the loss's Scalar, or detail::NoScores.
+template <class Indices, class Weights = detail::NoWeights, class Scores = detail::NoScores>
 class Labels {
   static_assert(std::is_integral<typename Indices::Scalar>::value,
                 "focal::labels needs integer class indices (e.g. Eigen::ArrayXi or a Map of "
@@ -50,9 +54,12 @@ class Labels {
   using weights_type = Weights;  ///< the anchor weights' Eigen type (or none)
   /// Whether anchor weights were given.
   static constexpr bool weighted = !std::is_same<Weights, detail::NoWeights>::value;
+  /// Whether scores were given.
+  static constexpr bool scored = !std::is_same<Scores, detail::NoScores>::value;
 
-  /// Use focal::labels() rather than this constructor.
-  Labels(const Indices& indices, const Weights& weights) : indices_(indices), weights_(weights) {}
+  /// Use focal::labels() or focal::scored_labels() rather than this constructor.
+  Labels(const Indices& indices, const Weights& weights, const Scores& scores = Scores{})
+      : indices_(indices), weights_(weights), scores_(scores) {}
 
   /// Number of anchors N.
   Eigen::Index size() const noexcept { return indices_.size(); }
@@ -74,21 +81,28 @@ class Labels {
     }
   }
 
+  /// Target of anchor i at its class: its score (1 when unscored).
+  template <class Scalar>
+  Scalar score(Eigen::Index i) const {
+    if constexpr (scored) {
+      return static_cast<Scalar>(scores_.coeff(i));
+    } else {
+      (void)i;
+      return Scalar(1);
+    }
+  }
+
   /// The label vector.
   const Indices& indices() const noexcept { return indices_; }
   /// The anchor weights.
   const Weights& weights() const noexcept { return weights_; }
+  /// The scores.
+  const Scores& scores() const noexcept { return scores_; }
 
-  /// The labels (and weights) of rows [first, first + n), as Labels of segments.
+  /// The labels (weights, scores) of rows [first, first + n), as Labels of segments.
   auto rows(Eigen::Index first, Eigen::Index n) const {
-    using Segment = Eigen::VectorBlock<const Indices>;
-    if constexpr (weighted) {
-      using WeightSegment = Eigen::VectorBlock<const Weights>;
-      return Labels<Segment, WeightSegment>(Segment(indices_, first, n),
-                                            WeightSegment(weights_, first, n));
-    } else {
-      return Labels<Segment>(Segment(indices_, first, n), detail::NoWeights{});
-    }
+    return Labels<segment_t<Indices>, segment_t<Weights>, segment_t<Scores>>(
+        segment(indices_, first, n), segment(weights_, first, n), segment(scores_, first, n));
   }
 
  private:
@@ -98,10 +112,24 @@ class Labels {
     using type = typename Eigen::internal::ref_selector<T>::type;
   };
   template <class T>
-  struct nested_or_none : std::conditional_t<std::is_same<T, detail::NoWeights>::value,
-                                             std::common_type<T>, nested<T>> {};
+  struct nested_or_none : std::conditional_t<std::is_empty<T>::value, std::common_type<T>,
+                                             nested<T>> {};
+  template <class T>
+  using segment_t = std::conditional_t<std::is_empty<T>::value, T, Eigen::VectorBlock<const T>>;
+  template <class T>
+  static segment_t<T> segment(const T& v, Eigen::Index first, Eigen::Index n) {
+    if constexpr (std::is_empty<T>::value) {
+      (void)first;
+      (void)n;
+      return v;
+    } else {
+      return segment_t<T>(v, first, n);
+    }
+  }
+
   typename nested<Indices>::type indices_;
   typename nested_or_none<Weights>::type weights_;
+  typename nested_or_none<Scores>::type scores_;
 };
 
 /// Marks a vector of N integer class indices as labels: each a class in [0, K),
@@ -120,9 +148,29 @@ Labels<D, A> labels(const Eigen::DenseBase<D>& class_indices,
   return Labels<D, A>(class_indices.derived(), anchor_weights.derived());
 }
 
+/// Labels with scores, the detector form of the soft-target losses (QualityFocalLoss,
+/// VarifocalLoss): anchor i's target is scores[i] at its class (e.g. the IoU of its predicted
+/// box with its ground truth) and 0 at every other class; background and ignore as for
+/// focal::labels. Scores must be in [0, 1] and of the loss's Scalar type. No dense target
+/// array is built.
+template <class D, class T>
+Labels<D, detail::NoWeights, T> scored_labels(const Eigen::DenseBase<D>& class_indices,
+                                              const Eigen::DenseBase<T>& scores) {
+  return Labels<D, detail::NoWeights, T>(class_indices.derived(), detail::NoWeights{},
+                                         scores.derived());
+}
+
+/// Scored labels with per-anchor weights: anchor i's loss and gradient row times weights[i].
+template <class D, class T, class A>
+Labels<D, A, T> scored_labels(const Eigen::DenseBase<D>& class_indices,
+                              const Eigen::DenseBase<T>& scores,
+                              const Eigen::DenseBase<A>& anchor_weights) {
+  return Labels<D, A, T>(class_indices.derived(), anchor_weights.derived(), scores.derived());
+}
+
 /// Number of foreground anchors: labels that are a class index (≥ 0).
-template <class D, class A>
-Eigen::Index num_foreground(const Labels<D, A>& labels) {
+template <class D, class A, class T>
+Eigen::Index num_foreground(const Labels<D, A, T>& labels) {
   Eigen::Index n = 0;
   for (Eigen::Index i = 0; i < labels.size(); ++i) n += labels[i] >= 0;
   return n;
@@ -202,8 +250,8 @@ inline void check_vector_length(const char* name, Eigen::Index rows, Eigen::Inde
 /// Checks labels against logits of shape rows × classes: length, each value in [0, classes),
 /// focal::ignore, or focal::background where allowed (sigmoid losses), and the weights.
 /// Throws std::invalid_argument naming the index and the value.
-template <class Scalar, class D, class W>
-void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index classes,
+template <class Scalar, class D, class W, class T>
+void check_labels(const Labels<D, W, T>& labels, Eigen::Index rows, Eigen::Index classes,
                   const char* input, bool allow_background) {
   check_vector_length("labels", labels.indices().rows(), labels.indices().cols(), input, rows,
                       "rows");
@@ -237,7 +285,24 @@ void check_labels(const Labels<D, W>& labels, Eigen::Index rows, Eigen::Index cl
        << (allow_background ? ", focal::background (-1)" : "") << " or focal::ignore (-2)";
     throw std::invalid_argument(os.str());
   }
-  if constexpr (Labels<D, W>::weighted) {
+  if constexpr (Labels<D, W, T>::scored) {
+    static_assert(std::is_same<typename T::Scalar, Scalar>::value,
+                  "focal: scores must have the loss's Scalar type");
+    check_vector_length("scores", labels.scores().rows(), labels.scores().cols(), "labels",
+                        labels.size(), "entries");
+    int bad_scores = 0;
+    for (Eigen::Index i = 0; i < labels.size(); ++i) {
+      bad_scores |= int(!is_soft_target(labels.template score<Scalar>(i)));
+    }
+    for (Eigen::Index i = 0; bad_scores != 0 && i < labels.size(); ++i) {
+      if (!is_soft_target(labels.template score<Scalar>(i))) {
+        throw std::invalid_argument("focal: scores[" + std::to_string(i) + "] = " +
+                                    format_value(labels.template score<Scalar>(i)) + ", " +
+                                    soft_target_requirement());
+      }
+    }
+  }
+  if constexpr (Labels<D, W, T>::weighted) {
     static_assert(std::is_same<typename W::Scalar, Scalar>::value,
                   "focal: anchor weights must have the loss's Scalar type");
     check_vector_length("weights", labels.weights().rows(), labels.weights().cols(), "labels",

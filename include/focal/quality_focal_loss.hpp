@@ -24,7 +24,7 @@ FOCAL_NAMESPACE_BEGIN
 /// one-sided slopes are infinite there). On probabilities (Input = Probabilities) x is σ itself.
 ///
 /// Targets: any y in [0, 1] (0 or 1 included; NaN or outside throws std::invalid_argument).
-/// With focal::labels(v).scores(s) the target is s_i at row i's class and 0 elsewhere.
+/// With focal::scored_labels(v, s) the target is s_i at row i's class and 0 elsewhere.
 ///
 /// @tparam Scalar float or double.
 /// @tparam Input  focal::Logits (default) or focal::Probabilities.

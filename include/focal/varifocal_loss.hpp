@@ -24,7 +24,7 @@ FOCAL_NAMESPACE_BEGIN
 /// (Input = Probabilities) x is p itself.
 ///
 /// Targets: any q in [0, 1] (NaN or outside throws std::invalid_argument). With
-/// focal::labels(v).scores(s) the target is s_i at row i's class and 0 elsewhere.
+/// focal::scored_labels(v, s) the target is s_i at row i's class and 0 elsewhere.
 ///
 /// @tparam Scalar float or double.
 /// @tparam Input  focal::Logits (default) or focal::Probabilities.

@@ -72,8 +72,8 @@ EIGEN_ALWAYS_INLINE void set_short(S* p, Eigen::Index len, S v) {
 /// rows come at random, and a branch per row mispredicts. With AVX-512 and contiguous 32- or
 /// 64-bit labels, 16 or 8 rows per step by a compress: a scalar step per row is a fifth of the
 /// kernel's time with 4 classes (benchmark: bench_labels labels/4).
-template <class Indices, class Weights>
-EIGEN_ALWAYS_INLINE Eigen::Index list_rows(const Labels<Indices, Weights>& labels, Eigen::Index first,
+template <class Indices, class Weights, class Scores>
+EIGEN_ALWAYS_INLINE Eigen::Index list_rows(const Labels<Indices, Weights, Scores>& labels, Eigen::Index first,
                                            Eigen::Index last, std::int32_t* rows,
                                            int& dropped) {
   using T = typename Indices::Scalar;
@@ -105,8 +105,8 @@ EIGEN_ALWAYS_INLINE void for_rows(Eigen::Index cols, Eigen::Index a, Eigen::Inde
 }
 
 /// Anchor weights of the piece [a, a + m): each row's weight over its part.
-template <class S, class Indices, class Weights>
-void fill_weights(const Labels<Indices, Weights>& labels, Eigen::Index cols, Eigen::Index a, Eigen::Index m,
+template <class S, class Indices, class Weights, class Scores>
+void fill_weights(const Labels<Indices, Weights, Scores>& labels, Eigen::Index cols, Eigen::Index a, Eigen::Index m,
                   S* w) {
   for_rows(cols, a, m, [&](Eigen::Index row, Eigen::Index from, Eigen::Index to) {
     std::fill(w + from, w + to, labels.template weight<S>(row));
@@ -152,11 +152,11 @@ struct PieceIO {
 /// gradient. The chunk's labelled rows are listed once, in order, and each piece sets and
 /// resets only the 1s that fall in it, rather than visiting every row of every piece twice
 /// with two divisions to find them (benchmark: bench_labels labels/80 and labels/1000).
-template <class S, class Pass, class IO, class Indices, class Weights>
+template <class S, class Pass, class IO, class Indices, class Weights, class Scores>
 EIGEN_DONT_INLINE void labels_in_runs(const Pass& pass, const IO& io, Eigen::Index cols,
-                                      const Labels<Indices, Weights>& labels, Eigen::Index begin_row,
+                                      const Labels<Indices, Weights, Scores>& labels, Eigen::Index begin_row,
                                       Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
-  constexpr bool weighted = Labels<Indices, Weights>::weighted;
+  constexpr bool weighted = Labels<Indices, Weights, Scores>::weighted;
   using Piece = LabelPiece<S, weighted>;
   Piece piece;
   std::fill(piece.y, piece.y + piece_elements, S(0));
@@ -183,7 +183,9 @@ EIGEN_DONT_INLINE void labels_in_runs(const Pass& pass, const IO& io, Eigen::Ind
     for (Eigen::Index a = i * cols; a < run_end * cols; a += piece_elements) {
       const Eigen::Index m = std::min(piece_elements, run_end * cols - a);
       Eigen::Index stop = next;
-      for (; stop < labelled && hot(stop) < a + m; ++stop) piece.y[hot(stop) - a] = S(1);
+      for (; stop < labelled && hot(stop) < a + m; ++stop) {
+        piece.y[hot(stop) - a] = labels.template score<S>(begin_row + piece.rows[stop]);
+      }
       if constexpr (weighted) fill_weights(labels, cols, a, m, piece.w);
       io.piece(a, m, [&](const S* xs, S* gs) {
         pass(span_kind<Piece::weighting>{}, xs, piece.y, piece.w, nullptr, gs, m, acc);
@@ -211,8 +213,8 @@ EIGEN_ALWAYS_INLINE void piece_span(const Pass& pass, const LabelPiece<S, Weight
 /// A piece of one column: rows [first, first + m) of class `column`, whose targets, keep mask
 /// and anchor weights it fills, element by element in a loop the compiler vectorizes; returns
 /// how many of the rows are ignored.
-template <class S, bool Weighted, class Indices, class Weights>
-EIGEN_ALWAYS_INLINE int column_piece(const Labels<Indices, Weights>& labels, Eigen::Index column,
+template <class S, bool Weighted, class Indices, class Weights, class Scores>
+EIGEN_ALWAYS_INLINE int column_piece(const Labels<Indices, Weights, Scores>& labels, Eigen::Index column,
                                      Eigen::Index first, Eigen::Index m,
                                      LabelPiece<S, Weighted>& piece) {
   using C = label_lane<typename Indices::Scalar>;
@@ -220,7 +222,7 @@ EIGEN_ALWAYS_INLINE int column_piece(const Labels<Indices, Weights>& labels, Eig
   int dropped = 0;  // 32 bits: the vectorized count needs no widening
   for (Eigen::Index k = 0; k < m; ++k) {
     const C label = static_cast<C>(labels.indices().coeff(first + k));
-    piece.y[k] = label == j ? S(1) : S(0);
+    piece.y[k] = label == j ? labels.template score<S>(first + k) : S(0);
     piece.keep[k] = label == C(ignore) ? S(0) : S(1);
     if constexpr (Weighted) piece.w[k] = labels.template weight<S>(first + k);
     dropped += label == C(ignore);
@@ -235,11 +237,11 @@ EIGEN_ALWAYS_INLINE int column_piece(const Labels<Indices, Weights>& labels, Eig
 /// what its rows that are not background need and puts it back after the kernel, rather than
 /// refilling both whole for every piece (benchmark: bench_labels labels/1, labels/4 and
 /// labels/20 against dense_onehot).
-template <class S, class Pass, class IO, class Indices, class Weights>
+template <class S, class Pass, class IO, class Indices, class Weights, class Scores>
 EIGEN_DONT_INLINE void labels_masked(const Pass& pass, const IO& io, Eigen::Index cols,
-                                     const Labels<Indices, Weights>& labels, Eigen::Index begin_row,
+                                     const Labels<Indices, Weights, Scores>& labels, Eigen::Index begin_row,
                                      Eigen::Index end_row, PacketSum<simd::packet_t<S>>& acc) {
-  constexpr bool weighted = Labels<Indices, Weights>::weighted;
+  constexpr bool weighted = Labels<Indices, Weights, Scores>::weighted;
   using Piece = LabelPiece<S, weighted>;
   Piece piece;
   const Eigen::Index end = end_row * cols;
@@ -252,8 +254,8 @@ EIGEN_DONT_INLINE void labels_masked(const Pass& pass, const IO& io, Eigen::Inde
     int dropped = 0;  // 32 bits: the vectorized count below needs no widening
     Eigen::Index listed = 0;
     const Eigen::Index first = a / cols;
-    // Visits the piece's rows that are not background: sets (v = 1) or resets (v = 0) the
-    // target of labelled rows and the mask of ignored ones (to 1 − v).
+    // Visits the piece's rows that are not background: sets (v = 1: 1, or the row's score) or
+    // resets (v = 0) the target of labelled rows and the mask of ignored ones (to 1 − v).
     const auto mark = [&](S v) {
       for (Eigen::Index k = 0; k < listed; ++k) {
         const Eigen::Index row = first + piece.rows[k];
@@ -264,7 +266,9 @@ EIGEN_DONT_INLINE void labels_masked(const Pass& pass, const IO& io, Eigen::Inde
           set_short(piece.keep + from, to - from, S(1) - v);
         } else {
           const Eigen::Index hot = row * cols + Eigen::Index(label) - a;
-          if (hot >= from && hot < to) piece.y[hot] = v;
+          if (hot >= from && hot < to) {
+            piece.y[hot] = v == S(0) ? S(0) : labels.template score<S>(row);
+          }
         }
       }
     };
@@ -281,8 +285,8 @@ EIGEN_DONT_INLINE void labels_masked(const Pass& pass, const IO& io, Eigen::Inde
 }
 
 /// The labels fused pass. Validation is the caller's.
-template <class S, class Pass, class DX, class Indices, class Weights, class DG, class Exec>
-double fused_labels(const Pass& pass, const DX& x, const Labels<Indices, Weights>& labels, DG& g,
+template <class S, class Pass, class DX, class Indices, class Weights, class Scores, class DG, class Exec>
+double fused_labels(const Pass& pass, const DX& x, const Labels<Indices, Weights, Scores>& labels, DG& g,
                     const Exec& exec) {
   using P = simd::packet_t<S>;
   const Eigen::Index rows = x.rows(), cols = x.cols(), size = rows * cols;
@@ -306,7 +310,7 @@ double fused_labels(const Pass& pass, const DX& x, const Labels<Indices, Weights
       // weights built for them (column_piece).
       const Eigen::Index chunks = (size + chunk_elements - 1) / chunk_elements;
       return run_chunks(chunks, exec, [&](Eigen::Index c) {
-        using Piece = LabelPiece<S, Labels<Indices, Weights>::weighted>;
+        using Piece = LabelPiece<S, Labels<Indices, Weights, Scores>::weighted>;
         Piece piece;
         PacketSum<P> acc;
         const Eigen::Index end = std::min(size, (c + 1) * chunk_elements);
@@ -379,7 +383,7 @@ double fused_labels(const Pass& pass, const DX& x, const Labels<Indices, Weights
         const long long label = labels[in.i];
         const bool ignored = label == ignore;
         xb[k] = ignored ? S(0) : ex.coeff(in.i, in.j);
-        yb[k] = label == static_cast<long long>(in.j) ? S(1) : S(0);
+        yb[k] = label == static_cast<long long>(in.j) ? labels.template score<S>(in.i) : S(0);
         wb[k] = ignored ? S(0) : labels.template weight<S>(in.i);
       }
       pass(span_kind<Weighting::per_element>{}, xb, yb, wb, nullptr, gb, n, acc);

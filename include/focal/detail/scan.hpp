@@ -9,6 +9,9 @@
 #include "config.hpp"
 
 #include <cstddef>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
 #include <type_traits>
 
 #include <Eigen/Core>
@@ -128,6 +131,39 @@ void check_targets_fast(const Eigen::DenseBase<DY>& targets) {
     return Soft ? soft_targets_look_valid<Scalar>(scan) : targets_look_valid<Scalar>(scan);
   });
   if (!valid) check_targets<Soft>(targets);
+}
+
+/// Dense weights: of the inputs' shape (false) or one per row (true, a vector of `rows`), else
+/// std::invalid_argument; every weight finite and ≥ 0 (vectorized first, as the targets), else
+/// std::invalid_argument naming the index and the value.
+template <class DW>
+bool check_dense_weights(const Eigen::DenseBase<DW>& w, Eigen::Index rows, Eigen::Index cols,
+                         const char* input) {
+  using Scalar = typename DW::Scalar;
+  const bool full = w.rows() == rows && w.cols() == cols;
+  const bool per_row = !full && (w.rows() == 1 || w.cols() == 1) && w.size() == rows;
+  if (!full && !per_row) {
+    std::ostringstream os;
+    os << "focal: weights has shape " << w.rows() << "x" << w.cols() << " but " << input
+       << " has shape " << rows << "x" << cols << "; weights must have that shape or be a vector"
+       << " of " << rows << " entries (one per row)";
+    throw std::invalid_argument(os.str());
+  }
+  const auto ok = [](Scalar v) { return v >= Scalar(0) && v <= std::numeric_limits<Scalar>::max(); };
+  const bool valid = vector_scan(w, [&](auto&& scan) {
+    using P = simd::packet_t<Scalar>;
+    const P zero = Eigen::internal::pset1<P>(Scalar(0));
+    const P top = Eigen::internal::pset1<P>(std::numeric_limits<Scalar>::max());
+    auto good = simd::less_equal(zero, top);  // all true
+    const bool all = scan(
+        [&](const P& v) {
+          good = simd::mask_and(good, simd::mask_and(simd::less_equal(zero, v), simd::less_equal(v, top)));
+        },
+        ok);
+    return all && simd::mask_all(good);
+  });
+  if (!valid) check_all("weights", w, ok, "must be finite and >= 0");
+  return per_row;
 }
 
 /// check_inputs, the same way for probabilities.

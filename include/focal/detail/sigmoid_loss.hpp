@@ -67,17 +67,17 @@ using derivative_op = elementwise_op<Scalar, Kernel, true>;
 /// Eigen nullary functor: element (i, j) of the loss (or its derivative) of logits against
 /// class-index labels, as if labels were one-hot: positive iff j == labels[i]; background rows
 /// are negative everywhere; ignored rows are 0; each row weighted by its anchor weight.
-template <class Scalar, class Kernel, class DX, class Indices, class Weights, bool Derivative>
+template <class Scalar, class Kernel, class DX, class Indices, class Weights, class Scores, bool Derivative>
 struct labeled_op {
   Kernel kernel;
   typename Eigen::internal::ref_selector<DX>::type inputs;
-  Labels<Indices, Weights> labels;
+  Labels<Indices, Weights, Scores> labels;
 
   Scalar operator()(Eigen::Index i, Eigen::Index j) const {
     const long long c = labels[i];
     if (c == ignore) return Scalar(0);
     const Scalar x = inputs.coeff(i, j);
-    const Scalar y = c == static_cast<long long>(j) ? Scalar(1) : Scalar(0);
+    const Scalar y = c == static_cast<long long>(j) ? labels.template score<Scalar>(i) : Scalar(0);
     const Scalar v = Derivative ? kernel.derivative(x, y) : kernel.value(x, y);
     return simd::weight(labels.template weight<Scalar>(i), v);
   }
@@ -147,15 +147,15 @@ class SigmoidLoss {
   /// every class, ignored rows 0, and rows scaled by anchor weights. No one-hot array is built.
   /// @throws std::invalid_argument on a label vector whose length is not N, a label outside
   /// [0, K) ∪ {background, ignore}, a bad anchor weight, or a probability outside [0, 1].
-  template <class DX, class Indices, class Weights>
-  auto value(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) const {
+  template <class DX, class Indices, class Weights, class Scores>
+  auto value(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights, Scores>& labels) const {
     return make_labeled_expr<false>(inputs, labels);
   }
 
   /// Per-element ∂loss/∂x against class-index labels, lazily; ignored rows are 0. Checks as
   /// value(inputs, labels).
-  template <class DX, class Indices, class Weights>
-  auto gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) const {
+  template <class DX, class Indices, class Weights, class Scores>
+  auto gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights, Scores>& labels) const {
     return make_labeled_expr<true>(inputs, labels);
   }
 
@@ -166,8 +166,8 @@ class SigmoidLoss {
   /// focal::threads(n) or focal::parallel(pool); the result is the same bits with any.
   /// @throws std::invalid_argument as value(inputs, labels), on a grad of another shape, or a
   /// normalizer that is not positive and finite; grad is then untouched.
-  template <class DX, class Indices, class Weights, class G, class Exec = Threads>
-  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels,
+  template <class DX, class Indices, class Weights, class Scores, class G, class Exec = Threads>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights, Scores>& labels,
                             G&& grad, Scalar normalizer = Scalar(1),
                             const Exec& exec = Exec{}) const {
     check_input_scalar<DX>();
@@ -187,8 +187,8 @@ class SigmoidLoss {
   /// derivative: one call instead of a Map and a normalizer per image.
   /// @throws std::invalid_argument as above, on no images, an image size that is negative, or
   /// sizes that do not add up to the number of rows; grad is then untouched.
-  template <class DX, class Indices, class Weights, class G, class D, class Exec = Threads>
-  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels,
+  template <class DX, class Indices, class Weights, class Scores, class G, class D, class Exec = Threads>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights, Scores>& labels,
                             G&& grad, const PerImage<D>& images,
                             const Exec& exec = Exec{}) const {
     check_input_scalar<DX>();
@@ -213,6 +213,35 @@ class SigmoidLoss {
     return static_cast<Scalar>(total.total());
   }
 
+  /// The fused pass with dense weights (mmdetection's `weight`): returns
+  /// Σ w·loss / normalizer and writes grad = w·∂loss/∂x / normalizer, in the same single pass.
+  /// weights has the inputs' shape (a weight per element) or is a vector of one weight per
+  /// row (per anchor); each finite and ≥ 0 (0 drops the element: its loss and gradient are 0,
+  /// also where the loss is infinite).
+  /// @throws std::invalid_argument as the unweighted call, on weights of another shape, or a
+  /// weight that is negative, infinite or NaN; grad is then untouched.
+  template <class DX, class DY, class G, class DW, class Exec = Threads>
+  Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs,
+                            const Eigen::DenseBase<DY>& targets, G&& grad, Scalar normalizer,
+                            const Eigen::DenseBase<DW>& weights, const Exec& exec = Exec{}) const {
+    check_scalar<DX, DY>();
+    static_assert(std::is_same<typename DW::Scalar, Scalar>::value,
+                  "focal: weights must have the loss's Scalar type");
+    auto& out = writable_grad<Scalar>(std::forward<G>(grad));
+    check_normalizer(normalizer);
+    check_shape("targets", targets.rows(), targets.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
+    check_shape("grad", out.rows(), out.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
+    const bool per_row =
+        check_dense_weights(weights, inputs.rows(), inputs.cols(), input_name<Input>());
+    check_contents(inputs, targets);
+    const double total =
+        fused_dense<Scalar>(pass(normalizer), inputs.derived(), targets.derived(), out, exec,
+                            DenseWeights<DW>{weights.derived(), per_row});
+    return static_cast<Scalar>(total / static_cast<double>(normalizer));
+  }
+
   /// The fused pass: returns Σ loss / normalizer and writes grad = ∂(Σ loss / normalizer)/∂x
   /// in one pass over the inputs, allocating nothing. Targets (and probabilities) are checked
   /// in a read-only sweep first, so that grad is untouched when they are bad. grad is any
@@ -224,7 +253,8 @@ class SigmoidLoss {
   /// @throws std::invalid_argument on a shape mismatch (targets or grad), a target other than
   /// 0 or 1, a probability outside [0, 1], or a normalizer that is not positive and finite;
   /// grad is left untouched.
-  template <class DX, class DY, class G, class Exec = Threads>
+  template <class DX, class DY, class G, class Exec = Threads,
+            class = std::enable_if_t<!std::is_base_of<Eigen::EigenBase<Exec>, Exec>::value>>
   Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs,
                             const Eigen::DenseBase<DY>& targets, G&& grad,
                             Scalar normalizer = Scalar(1), const Exec& exec = Exec{}) const {
@@ -262,17 +292,20 @@ class SigmoidLoss {
                   "(float arrays for a loss<float>, double arrays for a loss<double>)");
   }
 
-  template <class DX, class Indices, class Weights>
-  static void check_labeled(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) {
+  template <class DX, class Indices, class Weights, class Scores>
+  static void check_labeled(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights, Scores>& labels) {
+    static_assert(soft || !Labels<Indices, Weights, Scores>::scored,
+                  "focal: scored labels are soft targets, for QualityFocalLoss and VarifocalLoss; "
+                  "this loss takes focal::labels(classes) or focal::labels(classes, weights)");
     check_labels<Scalar>(labels, inputs.rows(), inputs.cols(), input_name<Input>(), true);
     check_inputs_fast<Input>(inputs);
   }
 
-  template <bool Derivative, class DX, class Indices, class Weights>
-  auto make_labeled_expr(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights>& labels) const {
+  template <bool Derivative, class DX, class Indices, class Weights, class Scores>
+  auto make_labeled_expr(const Eigen::DenseBase<DX>& inputs, const Labels<Indices, Weights, Scores>& labels) const {
     check_input_scalar<DX>();
     check_labeled(inputs, labels);
-    using Op = labeled_op<Scalar, Kernel, DX, Indices, Weights, Derivative>;
+    using Op = labeled_op<Scalar, Kernel, DX, Indices, Weights, Scores, Derivative>;
     using Plain = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic,
                                DX::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor>;
     return Eigen::CwiseNullaryOp<Op, const Plain>(inputs.rows(), inputs.cols(),
