@@ -123,6 +123,40 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
   CHECK(std::isfinite(total));
 }
 
+TEST_CASE("the soft-target losses and dense weights allocate nothing", "[alloc]") {
+  const Eigen::Index n = 500, k = 20;
+  using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  RowMajor x = RowMajor::Random(n, k) * 6 - 4;
+  RowMajor g(n, k);
+  const RowMajor y = (RowMajor::Random(n, k) + 1) / 2;
+  const RowMajor w = RowMajor::Random(n, k) + 1;
+  const Eigen::ArrayXf row_weights = Eigen::ArrayXf::Constant(n, 0.5f);
+  Eigen::ArrayXi labels = (Eigen::ArrayXf::Random(n) * 15).cast<int>().max(focal::ignore);
+  const Eigen::ArrayXf scores = (Eigen::ArrayXf::Random(n) + 1) / 2;
+  const Eigen::ArrayXXf x_col = x;
+  Eigen::ArrayXXf g_col(n, k);
+  const focal::QualityFocalLoss<float> qfl;
+  const focal::VarifocalLoss<float> vfl;
+  const focal::BalancedFocalLoss<float> fl;
+  const RowMajor y01 = (y > 0.5f).cast<float>();
+  float total = 0;
+  long count = -1;
+  {
+    NoAllocations guard;
+    CHECK_NOTHROW(total += qfl.value_and_gradient(x, y, g, 3.0f));
+    CHECK_NOTHROW(total += vfl.value_and_gradient(x, y, g, 3.0f, w));
+    CHECK_NOTHROW(total += vfl.value_and_gradient(x, y, g, 3.0f, row_weights));
+    CHECK_NOTHROW(total += fl.value_and_gradient(x, y01, g, 3.0f, w));
+    CHECK_NOTHROW(total += qfl.value_and_gradient(x, focal::scored_labels(labels, scores), g));
+    CHECK_NOTHROW(total += vfl.value_and_gradient(x_col, focal::scored_labels(labels, scores, row_weights), g_col));
+    CHECK_NOTHROW(total += qfl.value(x, focal::scored_labels(labels, scores)).sum());
+    CHECK_NOTHROW(total += vfl.value(x, y).sum());
+    count = guard.count();
+  }
+  CHECK(count == 0);
+  CHECK(std::isfinite(total));
+}
+
 TEST_CASE("the allocation nets catch allocations", "[alloc]") {
   // Guards the test above against nets that cannot catch anything.
   NoAllocations guard;

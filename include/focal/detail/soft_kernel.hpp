@@ -189,7 +189,7 @@ class SoftKernel {
         const P alpha = cst<P>(p_.alpha);
         // As the focal loss's negative term: h = γ p_t nl + q, p_t nl = 0 where nl = ∞.
         const P pt_nl = pmul(t.pt, pmin(t.nl, cst<P>(std::numeric_limits<Scalar>::max())));
-        const P h = pmadd(beta, pt_nl, t.q);
+        const P h = pmadd(beta, pt_nl, padd(t.q, t.q_lo));  // σ correctly rounded, as there
         l = select(positive, weight(yv, ce), weight(alpha, pmul(qg, t.nl)));
         g = select(positive, negate(pmul(yv, d)), weight(alpha, pmul(qg, h)));
       }

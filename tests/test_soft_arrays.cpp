@@ -1,0 +1,240 @@
+// The soft-target losses (QualityFocalLoss, VarifocalLoss) on arrays, scored labels and dense
+// weights: finite differences, the papers' values and their relations to the 0/1 losses, the
+// detector form against the dense targets it stands for, bad input, threads.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "support.hpp"
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+
+namespace {
+
+using RowMajor = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+template <class Loss>
+void check_finite_differences(const Loss& loss, double lo, double hi) {
+  for (int i = 0; i <= 40; ++i) {
+    const double x = lo + (hi - lo) * i / 40.0;
+    for (const double y : {0.0, 0.05, 0.3, 0.5, 0.77, 1.0}) {
+      const double h = 1e-6 * std::max(1.0, std::abs(x));
+      if (x - h <= 0 && lo >= 0) continue;  // probabilities: stay inside (0, 1)
+      if (x + h >= 1 && hi <= 1) continue;
+      const double fd = (loss(x + h, y) - loss(x - h, y)) / (2 * h);
+      INFO("x = " << x << " y = " << y);
+      CHECK_THAT(loss.derivative(x, y), WithinAbs(fd, 1e-6 * std::max(1.0, std::abs(fd))));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("soft-target derivatives match finite differences", "[soft]") {
+  for (const double beta : {0.0, 1.0, 2.0, 2.5}) {
+    check_finite_differences(focal::QualityFocalLoss<double>(beta), -8, 8);
+    check_finite_differences(focal::QualityFocalLoss<double, focal::Probabilities>(beta), 0.02,
+                             0.98);
+  }
+  for (const double gamma : {0.0, 1.0, 2.0, 1.5}) {
+    check_finite_differences(focal::VarifocalLoss<double>(0.75, gamma), -8, 8);
+    check_finite_differences(focal::VarifocalLoss<double, focal::Probabilities>(0.6, gamma),
+                             0.02, 0.98);
+  }
+}
+
+TEST_CASE("the papers' values", "[soft]") {
+  const double ln2 = std::log(2.0);
+  const focal::QualityFocalLoss<double> qfl;  // β = 2 (GFL)
+  CHECK(qfl.beta() == 2);
+  CHECK_THAT(qfl(0, 0), WithinRel(0.25 * ln2, 1e-15));  // |0 − 1/2|² · log 2
+  CHECK(qfl(0, 0.5) == 0);                              // the target met: no loss
+  CHECK(qfl.derivative(0, 0.5) == 0);
+  // GFL, eq. (5), at σ = 0.8, y = 0.6: |0.6 − 0.8|² (−0.4 log 0.2 − 0.6 log 0.8).
+  const double x = std::log(4.0);  // σ(x) = 0.8
+  CHECK_THAT(qfl(x, 0.6), WithinRel(0.04 * (-0.4 * std::log(0.2) - 0.6 * std::log(0.8)), 1e-14));
+  const focal::VarifocalLoss<double> vfl;  // α = 0.75, γ = 2 (VFNet)
+  CHECK(vfl.alpha() == 0.75);
+  CHECK(vfl.gamma() == 2);
+  CHECK_THAT(vfl(0, 0), WithinRel(0.75 * 0.25 * ln2, 1e-15));  // α p^γ (−log(1 − p))
+  CHECK_THAT(vfl(0, 0.5), WithinRel(0.5 * ln2, 1e-15));       // q·BCE(q)
+  CHECK_THAT(vfl(x, 0.6), WithinRel(-0.6 * (0.6 * std::log(0.8) + 0.4 * std::log(0.2)), 1e-14));
+  CHECK_THAT(vfl.derivative(x, 0.6), WithinRel(0.6 * (0.8 - 0.6), 1e-14));  // q (p − q)
+}
+
+TEMPLATE_TEST_CASE("the soft losses meet the 0/1 losses at y in {0, 1}", "[soft]", float, double) {
+  using S = TestType;
+  // VFL at q = 0 is α-FL's negative term with α_t = α: the same formula, the same bits.
+  const focal::VarifocalLoss<S> vfl(S(0.75), S(2));
+  const focal::BalancedFocalLoss<S> fl(S(0.25), S(2));
+  // QFL at y ∈ {0, 1} is FL with γ = β; VFL at q = 1 is CE.
+  const focal::QualityFocalLoss<S> qfl(S(2));
+  const focal::FocalLoss<S> fl2(S(2));
+  const focal::CrossEntropy<S> ce;
+  for (const S x : support::logit_grid<S>(4, 1)) {
+    INFO("x = " << x);
+    CHECK(vfl(x, S(0)) == fl(x, S(0)));
+    CHECK(vfl.derivative(x, S(0)) == fl.derivative(x, S(0)));
+    if (std::abs(x) < 80) {
+      // Relative 1e-5, or a few subnormal spacings where the results are subnormal.
+      const auto close = [](S a, S b) {
+        return std::abs(double(a) - double(b)) <=
+               1e-5 * std::abs(double(b)) + 8 * double(std::numeric_limits<S>::denorm_min());
+      };
+      CHECK(close(vfl(x, S(1)), ce(x, S(1))));
+      CHECK(close(vfl.derivative(x, S(1)), ce.derivative(x, S(1))));
+      for (const S y : {S(0), S(1)}) {
+        CHECK(close(qfl(x, y), fl2(x, y)));
+        CHECK(close(qfl.derivative(x, y), fl2.derivative(x, y)));
+      }
+    }
+  }
+}
+
+TEST_CASE("soft losses: infinite and NaN inputs", "[soft]") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  const focal::QualityFocalLoss<double> qfl;
+  const focal::VarifocalLoss<double> vfl;
+  CHECK(qfl(inf, 1) == 0);
+  CHECK(qfl.derivative(inf, 1) == 0);
+  CHECK(qfl(inf, 0.5) == inf);
+  CHECK(qfl.derivative(inf, 0.5) == 0.125);  // −sgn(d)|d|³ at d = −1/2
+  CHECK(qfl(-inf, 1e-300) == inf);            // |d|^β underflows, the loss does not
+  CHECK(vfl(-inf, 0.5) == inf);
+  CHECK(vfl.derivative(-inf, 0.5) == -0.25);  // q (p − q)
+  CHECK(vfl(-inf, 0) == 0);
+  CHECK(std::isnan(qfl(nan, 0.5)));
+  CHECK(std::isnan(qfl.derivative(nan, 0.5)));
+  CHECK(std::isnan(vfl.derivative(nan, 0)));
+  CHECK(std::isnan(vfl.derivative(nan, 0.3)));
+  // β < 1: the derivative at y = σ is taken as 0 (one-sided slopes ±∞), never NaN.
+  CHECK(focal::QualityFocalLoss<double>(0.5).derivative(0, 0.5) == 0);
+}
+
+TEMPLATE_TEST_CASE("scored labels equal the dense soft targets they stand for", "[soft][labels]",
+                   float, double) {
+  using S = TestType;
+  using Dense = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  using Rows = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Vec = Eigen::Array<S, Eigen::Dynamic, 1>;
+  for (const Eigen::Index k : {Eigen::Index(1), Eigen::Index(3), Eigen::Index(40)}) {
+    const Eigen::Index n = 700;
+    const Dense x = Dense::Random(n, k) * 6;
+    Eigen::ArrayXi labels(n);
+    Vec scores(n), w(n);
+    Dense y = Dense::Zero(n, k), wd(n, k);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      labels[i] = int(i * 7 % (k + 2)) - 2;  // ignore, background, every class
+      scores[i] = S(i % 11) / 10;
+      w[i] = S(i % 4) / 2;
+      if (labels[i] >= 0) y(i, labels[i]) = scores[i];
+      wd.row(i).setConstant(labels[i] == focal::ignore ? S(0) : w[i]);
+    }
+    const focal::QualityFocalLoss<S> qfl;
+    const focal::VarifocalLoss<S> vfl;
+    const auto compare = [&](const auto& loss) {
+      Dense g_dense(n, k), g(n, k);
+      const S dense = loss.value_and_gradient(x, y, g_dense, S(5), wd);
+      const S scored = loss.value_and_gradient(x, focal::scored_labels(labels, scores, w), g, S(5));
+      INFO("k = " << k);
+      CHECK_THAT(double(scored), WithinRel(double(dense), 1e-5));
+      CHECK((g - g_dense).abs().maxCoeff() == 0);  // elementwise the same kernel calls
+      Rows xr = x, gr(n, k);
+      const S row_major =
+          loss.value_and_gradient(xr, focal::scored_labels(labels, scores, w), gr, S(5));
+      CHECK_THAT(double(row_major), WithinRel(double(scored), 1e-6));  // summed in another order
+      CHECK((gr - g_dense).abs().maxCoeff() == 0);
+      const Dense lazy = loss.value(x, focal::scored_labels(labels, scores, w));
+      CHECK((lazy - loss.value(x, y) * wd).abs().maxCoeff() == 0);
+      const Dense lazy_g = loss.gradient(x, focal::scored_labels(labels, scores));
+      const Dense keep = (labels != focal::ignore).template cast<S>().replicate(1, k);
+      CHECK((lazy_g - loss.gradient(x, y) * keep).abs().maxCoeff() == 0);
+      // Threads do not change a bit.
+      Dense g2(n, k);
+      CHECK(loss.value_and_gradient(x, focal::scored_labels(labels, scores, w), g2, S(5),
+                                    focal::threads(3)) == scored);
+      CHECK((g2 - g).abs().maxCoeff() == 0);
+    };
+    compare(qfl);
+    compare(vfl);
+  }
+}
+
+TEMPLATE_TEST_CASE("dense weights: a weight per element or per row, fused", "[soft][weights]",
+                   float, double) {
+  using S = TestType;
+  using Dense = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+  using Vec = Eigen::Array<S, Eigen::Dynamic, 1>;
+  const Eigen::Index n = 3000, k = 7;  // several chunks
+  const Dense x = Dense::Random(n, k) * 5;
+  const Dense y = (Dense::Random(n, k) + 1) / 2;
+  const Dense y01 = (y > S(0.5)).template cast<S>();
+  const Vec rows = Vec::Random(n) + 1;
+  const Dense w = rows.replicate(1, k);
+  const auto check = [&](const auto& loss, const Dense& t) {
+    Dense g(n, k), g_row(n, k), g_t(n, k), g_ref(n, k);
+    const S full = loss.value_and_gradient(x, t, g, S(4), w);
+    const S per_row = loss.value_and_gradient(x, t, g_row, S(4), rows);
+    const S per_row_t = loss.value_and_gradient(x, t, g_t, S(4), rows.transpose(), focal::threads(2));
+    CHECK(full == per_row);  // the same elements, the same chunks: the same bits
+    CHECK(per_row_t == per_row);
+    CHECK((g - g_row).abs().maxCoeff() == 0);
+    CHECK((g - g_t).abs().maxCoeff() == 0);
+    g_ref = loss.gradient(x, t) * w / S(4);
+    CHECK((g - g_ref).abs().maxCoeff() <= 4 * std::numeric_limits<S>::epsilon() * g_ref.abs().maxCoeff());
+    CHECK_THAT(double(full), WithinRel(double((loss.value(x, t) * w).sum() / 4), 1e-4));
+    // A zero weight drops the element, infinite loss included.
+    Dense xi = x, wz = w;
+    xi(5, 2) = std::numeric_limits<S>::infinity();
+    wz(5, 2) = 0;
+    Dense g_inf(n, k);
+    CHECK(std::isfinite(loss.value_and_gradient(xi, y01, g_inf, S(1), wz)));
+    CHECK(g_inf(5, 2) == 0);
+  };
+  check(focal::QualityFocalLoss<S>(), y);
+  check(focal::VarifocalLoss<S>(), y);
+  check(focal::BalancedFocalLoss<S>(), y01);
+  check(focal::FocalLossStar<S>(), y01);
+}
+
+TEST_CASE("soft losses reject bad targets, scores and weights, and leave grad untouched",
+          "[soft][errors]") {
+  const focal::QualityFocalLoss<float> qfl;
+  const focal::VarifocalLoss<float> vfl;
+  Eigen::ArrayXXf x = Eigen::ArrayXXf::Random(20, 3), y = (Eigen::ArrayXXf::Random(20, 3) + 1) / 2;
+  Eigen::ArrayXXf g = Eigen::ArrayXXf::Constant(20, 3, 7.0f);
+  const auto untouched = [&] { return (g == 7.0f).all(); };
+  for (const float bad : {1.5f, -0.25f, std::nanf("")}) {
+    Eigen::ArrayXXf yb = y;
+    yb(4, 1) = bad;
+    CHECK_THROWS_WITH(qfl.value_and_gradient(x, yb, g), Contains("targets(4, 1)") && Contains("[0, 1]"));
+    CHECK_THROWS_AS(vfl.value(x, yb), std::invalid_argument);
+    CHECK_THROWS_AS(qfl(0.0f, bad), std::invalid_argument);
+    CHECK_THROWS_AS(vfl.derivative(0.0f, bad), std::invalid_argument);
+    CHECK(untouched());
+  }
+  Eigen::ArrayXi labels = Eigen::ArrayXi::Zero(20);
+  Eigen::ArrayXf scores = Eigen::ArrayXf::Constant(20, 0.5f);
+  scores[9] = 1.25f;
+  CHECK_THROWS_WITH(qfl.value_and_gradient(x, focal::scored_labels(labels, scores), g),
+                    Contains("scores[9] = 1.25"));
+  scores[9] = 0.5f;
+  CHECK_THROWS_WITH(vfl.value_and_gradient(x, focal::scored_labels(labels, scores.head(19)), g),
+                    Contains("scores"));
+  CHECK(untouched());
+  Eigen::ArrayXXf w = Eigen::ArrayXXf::Ones(20, 3);
+  w(2, 2) = -1;
+  CHECK_THROWS_WITH(qfl.value_and_gradient(x, y, g, 1.0f, w), Contains("weights(2, 2) = -1"));
+  w(2, 2) = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH(vfl.value_and_gradient(x, y, g, 1.0f, w), Contains("finite"));
+  CHECK_THROWS_WITH(qfl.value_and_gradient(x, y, g, 1.0f, Eigen::ArrayXf::Ones(19).eval()),
+                    Contains("weights has shape 19x1"));
+  CHECK(untouched());
+  CHECK_THROWS_WITH(focal::QualityFocalLoss<float>(-1.0f), Contains("beta = -1"));
+  CHECK_THROWS_WITH(focal::VarifocalLoss<float>(1.5f), Contains("alpha = 1.5"));
+  CHECK_THROWS_WITH(focal::VarifocalLoss<float>(0.75f, std::nanf("")), Contains("gamma"));
+}
