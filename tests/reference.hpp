@@ -198,6 +198,30 @@ inline Result soft_probability(const SoftLoss& f, quad p, quad y) {
   return {f.alpha * pg * nlq, f.alpha * (term + (p == 1 ? inf : pg / (1 - p)))};
 }
 
+// GFL's Distribution Focal Loss of one row x[0..bins) at target t ∈ [0, bins − 1], from its
+// definition: with i = ⌊t⌋ and log S_c = x_c − logsumexp(x),
+//   DFL = −(i + 1 − t) log S_i − (t − i) log S_{i+1},  ∂DFL/∂x_c = S_c − (i + 1 − t) δ_ci − (t − i) δ_c,i+1
+// (a term of weight 0 omitted). Writes the gradient into grad.
+inline quad distribution_focal(const double* x, int bins, quad t, quad* grad) {
+  // log S_c = (x_c − m) − log1p(R), R = Σ_{c≠a} exp(x_c − m): (m + log Σ) − x_c would lose in
+  // quad itself what lies below m's last bit.
+  int a = 0;
+  for (int c = 1; c < bins; ++c) a = x[c] > x[a] ? c : a;
+  const quad m = x[a];
+  quad r = 0;
+  for (int c = 0; c < bins; ++c) r += c == a ? quad(0) : expq(quad(x[c]) - m);
+  const quad log_sum = log1pq(r);
+  const auto neg_log_s = [&](int c) { return (m - quad(x[c])) + log_sum; };
+  const int i = int(floorq(t));
+  const quad wl = quad(i + 1) - t, wr = t - quad(i);
+  quad loss = wl == 0 ? quad(0) : wl * neg_log_s(i);
+  if (wr != 0) loss += wr * neg_log_s(i + 1);
+  for (int c = 0; c < bins; ++c) {
+    grad[c] = expq(-neg_log_s(c)) - (c == i ? wl : 0) - (c == i + 1 ? wr : 0);
+  }
+  return loss;
+}
+
 // Distance from a computed S to the exact value, in units of the spacing of S at the exact
 // value (subnormal spacing below the normal range). An exact value beyond S's range must be
 // computed as the matching infinity; NaN is never accurate.

@@ -160,3 +160,57 @@ TEMPLATE_TEST_CASE("soft-target losses are accurate on probabilities", "[soft][a
                    float, double) {
   run_soft_sweep<TestType, focal::Probabilities>();
 }
+
+TEMPLATE_TEST_CASE("DistributionFocalLoss is accurate to a few ulp", "[dfl][accuracy]", float,
+                   double) {
+  using S = TestType;
+  using Rows = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  std::mt19937_64 gen(2011);
+  const focal::DistributionFocalLoss<S> dfl;
+  const quad u = ldexpq(1, 1 - std::numeric_limits<S>::digits);
+  for (const int bins : {2, 8, 17}) {
+    for (const double scale : {0.5, 4.0, 40.0, std::is_same<S, float>::value ? 80.0 : 600.0}) {
+      const Eigen::Index rows = 600;
+      std::uniform_real_distribution<double> logit(-scale, scale);
+      std::uniform_real_distribution<double> target(0, bins - 1);
+      Rows x(rows, bins), g(rows, bins);
+      Eigen::Array<S, Eigen::Dynamic, 1> t(rows);
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        for (int c = 0; c < bins; ++c) x(r, c) = S(logit(gen));
+        // Fractional, integer, the ends, and just off an integer.
+        const int kind = int(r % 5);
+        const S v = S(target(gen));
+        t[r] = kind == 0 ? std::floor(v) : kind == 1 ? S(bins - 1) : kind == 2 ? S(0)
+               : kind == 3 ? std::min(S(bins - 1), std::floor(v) + std::numeric_limits<S>::epsilon() * 4) : v;
+      }
+      dfl.value_and_gradient(x, t, g);
+      const auto losses = dfl.value(x, t).eval();
+      double worst_value = 0, worst_grad = 0;
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        double xs[17];
+        quad grad[17];
+        for (int c = 0; c < bins; ++c) xs[c] = double(x(r, c));
+        const quad exact = ref::distribution_focal(xs, bins, quad(t[r]), grad);
+        worst_value = std::max(worst_value, double(ref::ulp_error<S>(losses[r], exact)));
+        const int i = int(t[r]);
+        const quad wl = quad(i + 1) - quad(t[r]), wr = quad(t[r]) - quad(i);
+        for (int c = 0; c < bins; ++c) {
+          // S_c − w cancels where S_c ≈ w: S_c's own rounding (2 ulp of S_c) is allowed for.
+          const quad p = grad[c] + (c == i ? wl : 0) + (c == i + 1 ? wr : 0);
+          const double e = double(ref::ulp_error<S>(g(r, c), grad[c]));
+          const quad d = fabsq(quad(g(r, c)) - grad[c]);
+          if (e > 0 && !std::isinf(e)) {
+            worst_grad = std::max(worst_grad, e * std::max(0.0, double((d - 2 * u * fabsq(p)) / d)));
+          } else {
+            worst_grad = std::max(worst_grad, e);
+          }
+        }
+      }
+      std::printf("%-7s DFL bins=%-3d |x|<=%-5g value %6.2f ulp  gradient %6.2f ulp\n",
+                  support::type_name<S>(), bins, scale, worst_value, worst_grad);
+      INFO("bins " << bins << " scale " << scale);
+      CHECK(worst_value <= 2);
+      CHECK(worst_grad <= 2);
+    }
+  }
+}

@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "../benchmarks/peer_formula.hpp"
 #include "support.hpp"
 
 using Catch::Matchers::Contains;
@@ -237,4 +238,191 @@ TEST_CASE("soft losses reject bad targets, scores and weights, and leave grad un
   CHECK_THROWS_WITH(focal::QualityFocalLoss<float>(-1.0f), Contains("beta = -1"));
   CHECK_THROWS_WITH(focal::VarifocalLoss<float>(1.5f), Contains("alpha = 1.5"));
   CHECK_THROWS_WITH(focal::VarifocalLoss<float>(0.75f, std::nanf("")), Contains("gamma"));
+}
+
+TEMPLATE_TEST_CASE("matching_cost is loss(x, 1) - loss(x, 0) at each query and target class",
+                   "[matching]", float, double) {
+  using S = TestType;
+  using Rows = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index q = 45, k = 11;  // 45 queries: whole groups and a partial one
+  const Rows logits = Rows::Random(q, k) * 8;
+  Eigen::ArrayXi classes(6);
+  classes << 3, 0, 10, 3, 7, 0;
+  const auto check = [&](const auto& loss) {
+    const auto cost = focal::matching_cost(loss, logits, classes);
+    REQUIRE(cost.rows() == q);
+    REQUIRE(cost.cols() == 6);
+    for (Eigen::Index i = 0; i < q; ++i) {
+      for (Eigen::Index j = 0; j < 6; ++j) {
+        const S x = logits(i, classes[j]);
+        CHECK(cost(i, j) == loss(x, S(1)) - loss(x, S(0)));  // the same kernel, the same bits
+      }
+    }
+    // Into the caller's array (a Block of a row-major one), and from column-major logits.
+    Rows out = Rows::Constant(q + 2, 8, S(-7));
+    const Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic> col_major = logits;
+    focal::matching_cost(loss, col_major, classes, out.block(1, 1, q, 6));
+    CHECK((out.block(1, 1, q, 6) - cost).abs().maxCoeff() == 0);
+    CHECK(out(0, 0) == S(-7));
+  };
+  check(focal::BalancedFocalLoss<S>());
+  check(focal::FocalLoss<S>(S(0.5)));
+  check(focal::CrossEntropy<S>());
+  check(focal::QualityFocalLoss<S>());
+  check(focal::VarifocalLoss<S>());
+  // Deformable DETR's cost_class, transcribed, where its 1e-8 does not matter.
+  const auto cost = focal::matching_cost(focal::BalancedFocalLoss<S>(S(0.25), S(2)), logits, classes);
+  for (Eigen::Index i = 0; i < q; ++i) {
+    for (Eigen::Index j = 0; j < 6; ++j) {
+      const S x = logits(i, classes[j]);
+      if (std::abs(x) > 4) continue;
+      const S peer = peer::detr_focal_cost(x, S(0.25), S(2));
+      CHECK_THAT(double(cost(i, j)), WithinAbs(double(peer), 1e-6 + 1e-4 * std::abs(double(peer))));
+    }
+  }
+  // Bad class indices and a cost of the wrong shape: invalid_argument, nothing written.
+  Eigen::ArrayXi bad = classes;
+  bad[4] = 11;
+  Rows out = Rows::Constant(q, 6, S(-7));
+  CHECK_THROWS_WITH(focal::matching_cost(focal::FocalLoss<S>(), logits, bad, out),
+                    Contains("classes[4] = 11"));
+  bad[4] = -1;
+  CHECK_THROWS_WITH(focal::matching_cost(focal::FocalLoss<S>(), logits, bad), Contains("classes[4] = -1"));
+  Rows small(q, 5);
+  CHECK_THROWS_WITH(focal::matching_cost(focal::FocalLoss<S>(), logits, classes, small),
+                    Contains("cost has shape"));
+  CHECK((out == S(-7)).all());
+  const Rows p = (logits + 8) / 16;  // probabilities
+  const auto cost_p = focal::matching_cost(focal::BalancedFocalLoss<S, focal::Probabilities>(), p, classes);
+  CHECK(cost_p(2, 1) == focal::BalancedFocalLoss<S, focal::Probabilities>()(p(2, 0), S(1)) -
+                            focal::BalancedFocalLoss<S, focal::Probabilities>()(p(2, 0), S(0)));
+  Rows p_bad = p;
+  p_bad(3, 3) = S(1.5);
+  CHECK_THROWS_WITH(focal::matching_cost(focal::BalancedFocalLoss<S, focal::Probabilities>(), p_bad, classes),
+                    Contains("probabilities(3, 3)"));
+}
+
+TEMPLATE_TEST_CASE("the mmdetection formulas agree with focal where they are well conditioned",
+                   "[peer][soft]", float, double) {
+  using S = TestType;
+  const double tol = std::is_same<S, float>::value ? 1e-4 : 1e-10;
+  const peer::MmdetQualityFocal<S> mq{S(2)};
+  const peer::MmdetVarifocal<S> mv{S(0.75), S(2)};
+  const focal::QualityFocalLoss<S> qfl;
+  const focal::VarifocalLoss<S> vfl;
+  for (int i = -32; i <= 32; ++i) {
+    const S x = S(i) / 8;
+    for (const S y : {S(0), S(0.2), S(0.6), S(1)}) {
+      S l, g;
+      INFO("x = " << x << " y = " << y);
+      mq(x, y, l, g);
+      CHECK_THAT(double(l), WithinAbs(double(qfl(x, y)), tol * std::max(1e-3, double(l))));
+      CHECK_THAT(double(g), WithinAbs(double(qfl.derivative(x, y)), tol * std::max(1e-3, std::abs(double(g)))));
+      mv(x, y, l, g);
+      CHECK_THAT(double(l), WithinRel(double(vfl(x, y)), tol));
+      CHECK_THAT(double(g), WithinRel(double(vfl.derivative(x, y)), tol));
+    }
+  }
+  // DFL: GFL's two cross-entropies against focal's fused row.
+  using Rows = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Rows x = Rows::Random(50, 8) * 3;
+  Eigen::Array<S, Eigen::Dynamic, 1> t = (Eigen::Array<S, Eigen::Dynamic, 1>::Random(50) + 1) * S(3.49);
+  Rows g(50, 8), g_peer(50, 8);
+  const S total = focal::DistributionFocalLoss<S>().value_and_gradient(x, t, g);
+  double peer_total = 0;
+  for (Eigen::Index r = 0; r < 50; ++r) {
+    peer_total += double(peer::mmdet_distribution_focal(&x(r, 0), 8, t[r], &g_peer(r, 0)));
+  }
+  CHECK_THAT(double(total), WithinRel(peer_total, tol));
+  CHECK((g - g_peer).abs().maxCoeff() <= S(tol));
+}
+
+TEST_CASE("the mmdetection formulas fail where focal does not", "[peer][soft]") {
+  // σ(x) rounds to 1 at x = 17 in float: |y − σ|^β is 0, the true loss is not.
+  const peer::MmdetQualityFocal<float> mq{2.0f};
+  float l, g;
+  mq(20.0f, 1.0f, l, g);
+  CHECK(l == 0.0f);
+  CHECK(focal::QualityFocalLoss<float>()(20.0f, 1.0f) > 0.0f);
+  // β < 1 where y = σ exactly: pow's derivative 0^(β−1) = ∞ times 0: NaN.
+  const peer::MmdetQualityFocal<float> half{0.5f};
+  half(0.0f, 0.5f, l, g);
+  CHECK(std::isnan(g));
+  CHECK(focal::QualityFocalLoss<float>(0.5f).derivative(0.0f, 0.5f) == 0.0f);
+  // VFL's negatives at γ = 0.5 and x → −∞: p^(γ−1) overflows: NaN where focal is finite.
+  const peer::MmdetVarifocal<float> v{0.75f, 0.5f};
+  v(-200.0f, 0.0f, l, g);
+  CHECK(std::isnan(g));
+  CHECK(std::isfinite(focal::VarifocalLoss<float>(0.75f, 0.5f).derivative(-200.0f, 0.0f)));
+}
+
+TEMPLATE_TEST_CASE("DistributionFocalLoss: fused, weighted, threads, limits, bad targets",
+                   "[dfl]", float, double) {
+  using S = TestType;
+  using Rows = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Vec = Eigen::Array<S, Eigen::Dynamic, 1>;
+  const Eigen::Index n = 2000, bins = 17;  // reg_max = 16; several chunks
+  const Rows x = Rows::Random(n, bins) * 4;
+  Vec t = (Vec::Random(n) + 1) * S(8);
+  t[0] = 0;
+  t[1] = 16;  // the last bin alone
+  t[2] = 5;   // an integer: bin 5 alone
+  const Vec w = Vec::Random(n).abs();
+  const focal::DistributionFocalLoss<S> dfl;
+  Rows g(n, bins), g2(n, bins);
+  const S total = dfl.value_and_gradient(x, t, g, S(4), w);
+  CHECK(dfl.value_and_gradient(x, t, g2, S(4), w, focal::threads(3)) == total);
+  CHECK((g - g2).abs().maxCoeff() == 0);
+  CHECK_THAT(double(total), WithinRel(double((dfl.value(x, t) * w).sum() / 4), 1e-5));
+  // Column-major logits and a Map give the same bits.
+  const Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic> xc = x;
+  Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic> gc(n, bins);
+  CHECK(dfl.value_and_gradient(xc, t, gc, S(4), w) == total);
+  CHECK((gc - g).abs().maxCoeff() == 0);
+  // Rows sum to 0 in the gradient (softmax minus weights summing to 1).
+  CHECK((g.rowwise().sum().abs() <= S(64) * std::numeric_limits<S>::epsilon()).all());
+  // The row of one bin's target: −log S_t; finite differences of the row.
+  const Eigen::Array<S, 1, Eigen::Dynamic> row = x.row(2);
+  const S lse = std::log((row - row.maxCoeff()).exp().sum()) + row.maxCoeff();
+  CHECK_THAT(double(dfl(row, S(5))), WithinRel(double(lse - row(5)), 1e-5));
+  if constexpr (std::is_same<S, double>::value) {
+    Rows one(1, bins), g1(1, bins);
+    one = x.row(7);
+    dfl.value_and_gradient(one, Vec::Constant(1, t[7]), g1);
+    for (Eigen::Index c = 0; c < bins; ++c) {
+      Rows up = one, down = one;
+      up(0, c) += 1e-6;
+      down(0, c) -= 1e-6;
+      const double fd = (dfl(up.row(0), t[7]) - dfl(down.row(0), t[7])) / 2e-6;
+      CHECK_THAT(g1(0, c), WithinAbs(fd, 1e-7));
+    }
+  }
+  // Limits: a −∞ logit at the target bin gives ∞, elsewhere nothing; NaN stays in its row.
+  Rows xi = x.topRows(4);
+  const Vec ti = t.head(4);
+  Rows gi(4, bins);
+  xi(2, 3) = -std::numeric_limits<S>::infinity();  // t[2] = 5: not a target bin
+  xi(0, 0) = -std::numeric_limits<S>::infinity();  // t[0] = 0: the target bin
+  xi(3, 1) = std::nan("");
+  dfl.value_and_gradient(xi, ti, gi);
+  CHECK(dfl.value(xi, ti)(0) == std::numeric_limits<S>::infinity());
+  CHECK(std::isfinite(dfl.value(xi, ti)(2)));
+  CHECK(gi(2, 3) == 0);
+  CHECK(std::isnan(gi(3, 0)));
+  CHECK(std::isfinite(gi(1, 0)));
+  // Bad targets, weights, shapes: invalid_argument naming the index, grad untouched.
+  Rows gb = Rows::Constant(n, bins, S(7));
+  Vec tb = t;
+  tb[9] = S(16.5);
+  CHECK_THROWS_WITH(dfl.value_and_gradient(x, tb, gb), Contains("targets[9] = 16.5") && Contains("[0, 16]"));
+  tb[9] = -S(0.25);
+  CHECK_THROWS_AS(dfl.value_and_gradient(x, tb, gb), std::invalid_argument);
+  tb[9] = std::nan("");
+  CHECK_THROWS_AS(dfl.value(x, tb), std::invalid_argument);
+  CHECK_THROWS_WITH(dfl.value_and_gradient(x, t.head(n - 1), gb), Contains("targets"));
+  Vec wb = w;
+  wb[4] = -1;
+  CHECK_THROWS_WITH(dfl.value_and_gradient(x, t, gb, S(1), wb), Contains("weights[4] = -1"));
+  CHECK_THROWS_AS(dfl(row, S(17)), std::invalid_argument);
+  CHECK((gb == S(7)).all());
 }

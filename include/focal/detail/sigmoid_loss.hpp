@@ -96,6 +96,14 @@ decltype(auto) as_array(const Eigen::DenseBase<D>& a) {
   }
 }
 
+/// The kernel inside a sigmoid loss, for detail code that runs it directly (matching_cost).
+struct KernelOf {
+  template <class Loss>
+  static const auto& get(const Loss& loss) noexcept {
+    return loss.kernel_;
+  }
+};
+
 /// Whether a kernel takes targets anywhere in [0, 1] (the soft-target losses) rather than 0 or 1.
 template <class Kernel, class = void>
 struct takes_soft_targets : std::false_type {};
@@ -348,6 +356,7 @@ class SigmoidLoss {
                                                       Op{kernel_});
   }
 
+  friend struct KernelOf;
   Kernel kernel_;
 };
 
