@@ -123,7 +123,8 @@ TEST_CASE("the labels and softmax paths allocate nothing", "[alloc]") {
   CHECK(std::isfinite(total));
 }
 
-TEST_CASE("the soft-target losses and dense weights allocate nothing", "[alloc]") {
+TEST_CASE("the soft-target losses, DFL, dense weights and matching_cost allocate nothing",
+          "[alloc]") {
   const Eigen::Index n = 500, k = 20;
   using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   RowMajor x = RowMajor::Random(n, k) * 6 - 4;
@@ -139,6 +140,10 @@ TEST_CASE("the soft-target losses and dense weights allocate nothing", "[alloc]"
   const focal::VarifocalLoss<float> vfl;
   const focal::BalancedFocalLoss<float> fl;
   const RowMajor y01 = (y > 0.5f).cast<float>();
+  const Eigen::ArrayXf distances = (Eigen::ArrayXf::Random(n) + 1) * 9.5f;  // DFL: 20 bins
+  const Eigen::ArrayXi classes = Eigen::ArrayXi::LinSpaced(7, 0, 19);
+  RowMajor cost(n, 7);
+  const focal::DistributionFocalLoss<float> dfl;
   float total = 0;
   long count = -1;
   {
@@ -151,6 +156,11 @@ TEST_CASE("the soft-target losses and dense weights allocate nothing", "[alloc]"
     CHECK_NOTHROW(total += vfl.value_and_gradient(x_col, focal::scored_labels(labels, scores, row_weights), g_col));
     CHECK_NOTHROW(total += qfl.value(x, focal::scored_labels(labels, scores)).sum());
     CHECK_NOTHROW(total += vfl.value(x, y).sum());
+    CHECK_NOTHROW(total += dfl.value_and_gradient(x, distances, g, 4.0f));
+    CHECK_NOTHROW(total += dfl.value_and_gradient(x_col, distances, g_col, 4.0f, row_weights));
+    CHECK_NOTHROW(total += dfl.value(x, distances).sum());
+    CHECK_NOTHROW(focal::matching_cost(fl, x, classes, cost));
+    CHECK_NOTHROW(focal::matching_cost(vfl, x_col, classes, cost));
     count = guard.count();
   }
   CHECK(count == 0);
