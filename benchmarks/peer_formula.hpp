@@ -44,13 +44,13 @@ struct TorchvisionFocal {
   }
 };
 
-// mmdetection's soft-target losses, as written in mmdet/models/losses (v3), per element, with
+// mmdetection's soft-target losses (v3), per element, with
 // the gradients autograd computes. Shared pieces: BCE-with-logits as above, σ as 1/(1 + e^-x).
 //
-// gfocal_loss.py, quality_focal_loss_tensor_target (and, per element, quality_focal_loss):
+// mmdet/models/losses/gfocal_loss.py, quality_focal_loss_tensor_target (and, per element, quality_focal_loss):
 //   scale_factor = (pred_sigmoid - target).abs().pow(beta)
 //   loss = binary_cross_entropy_with_logits(pred, target) * scale_factor
-// varifocal_loss.py, varifocal_loss with iou_weighted=True:
+// mmdet/models/losses/varifocal_loss.py, varifocal_loss with iou_weighted=True:
 //   focal_weight = target * (target > 0) + alpha * (pred_sigmoid - target).abs().pow(gamma) * (target <= 0)
 //   loss = binary_cross_entropy_with_logits(pred, target) * focal_weight
 // Backward: abs' = sign (0 at 0), pow' = e·b^(e − 1), sigmoid' = s (1 − s).
@@ -97,7 +97,7 @@ struct MmdetVarifocal {
   }
 };
 
-// gfocal_loss.py, distribution_focal_loss: with dis_left = ⌊t⌋, dis_right = dis_left + 1,
+// mmdet/models/losses/gfocal_loss.py, distribution_focal_loss: with dis_left = ⌊t⌋, dis_right = dis_left + 1,
 //   loss = cross_entropy(pred, dis_left) * (dis_right - t) + cross_entropy(pred, dis_right) * (t - dis_left)
 // cross_entropy as PyTorch's log_softmax: x − max − log Σ exp(x − max); its backward softmax − one-hot.
 // (t must be < n: dis_right = n + 1 would index past the row; GFL clamps targets to n − 0.01.)
