@@ -14,15 +14,53 @@
 #include "config.hpp"
 
 #include <cmath>
+#include <cstddef>
+#include <type_traits>
 #include <limits>
 
 #include <Eigen/Core>
 
 #include "double_word.hpp"
+#include "simd/eft.hpp"
+#include "simd/exp.hpp"
+#include "simd/log.hpp"
+#include "simd/packet.hpp"
 #include "softmax_kernel.hpp"
 
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
+
+/// Rows of up to this many bins keep their exponentials in a stack buffer, computed a packet
+/// at a time (GFL's reg_max is 16 and 7 in NanoDet); longer rows compute each twice.
+inline constexpr Eigen::Index dfl_buffered_bins = 64;
+
+/// s_c = exp(x_c − m) for a finite row of `bins` ≤ dfl_buffered_bins into s, on packets of
+/// double: x_c − m exact in two words (one, for float rows), exp(d + d_lo) ≈ e + e·d_lo.
+template <class Scalar, class XAt>
+EIGEN_ALWAYS_INLINE void row_exps(XAt x, Eigen::Index bins, Scalar m, double* s) {
+  using P = simd::packet_t<double>;
+  constexpr int L = simd::lanes<P>;
+  constexpr std::size_t size = std::size_t(dfl_buffered_bins + L);
+  alignas(64) double d[size], lo[size];
+  const Eigen::Index padded = (bins + L - 1) / L * L;
+  for (Eigen::Index c = 0; c < padded; ++c) {
+    if (c < bins) {
+      simd::two_sum(double(x(c)), -double(m), d[c], lo[c]);
+    } else {
+      d[c] = lo[c] = 0;
+    }
+  }
+  for (Eigen::Index c = 0; c < padded; c += L) {
+    const P e = simd::exp_nonpositive(Eigen::internal::pload<P>(d + c));
+    if constexpr (std::is_same<Scalar, float>::value) {
+      Eigen::internal::pstore(s + c, e);  // a float difference is exact in double: lo = 0
+    } else {
+      // x_c = −∞: d = −∞ and d_lo NaN; e = 0 is already exact.
+      const P l = Eigen::internal::pload<P>(lo + c);
+      Eigen::internal::pstore(s + c, simd::select(simd::is_finite(l), Eigen::internal::pmadd(e, l, e), e));
+    }
+  }
+}
 
 /// The weighted loss of one row (x(c) reads logit c of `bins`) at target t; with Grad, also
 /// writes weight·∂DFL/∂x_c / normalizer through g(c) (a Scalar&). A NaN logit makes the loss
@@ -43,9 +81,13 @@ double distribution_row_in(XAt x, Eigen::Index bins, Scalar t, Scalar weight, Sc
   const Wide wl = w_difference<Wide>(Scalar(i + 1), t), wr = w_difference<Wide>(t, Scalar(i));
   // s_c = exp(x_c − m) with x_c − m exact (plain double for float rows, exp_difference's
   // correction for double rows); at an infinite m, 1 for the logits equal to it, else 0.
+  alignas(64) double buffer[std::size_t(dfl_buffered_bins + simd::lanes<simd::packet_t<double>>)];
+  const bool buffered = bins <= dfl_buffered_bins && std::isfinite(m);
+  if (buffered) row_exps(x, bins, m, buffer);
   const auto s = [&](Eigen::Index c) -> double {
     const Scalar v = x(c);
     if (v == m) return 1;
+    if (buffered) return buffer[c];
     if constexpr (std::is_same<Scalar, float>::value) return std::exp(double(v) - double(m));
     return exp_difference(v, m);
   };
@@ -68,15 +110,79 @@ double distribution_row_in(XAt x, Eigen::Index bins, Scalar t, Scalar weight, Sc
   const double value = w_value(loss);
   if constexpr (Grad) {
     const Wide inv = w_div(w_from<Wide>(1), w_add(r, 1.0));
+    const bool unit = weight == Scalar(1) && normalizer == Scalar(1);
+    // Float rows: weight/normalizer of floats is within double's range, and one product per
+    // element instead of a division.
+    const double scale = double(weight) / double(normalizer);
     for (Eigen::Index c = 0; c < bins; ++c) {
       Wide gc = w_mul(inv, s(c));
       if (c == i) gc = w_add(gc, w_mul(wl, -1.0));
       if (right && c == i + 1) gc = w_add(gc, w_mul(wr, -1.0));
-      // (g·weight)/normalizer, as the softmax loss: weight/normalizer could overflow.
-      g(c) = static_cast<Scalar>(w_value(w_div(w_mul(gc, double(weight)), double(normalizer))));
+      if (unit) {
+        g(c) = static_cast<Scalar>(w_value(gc));
+      } else if constexpr (std::is_same<Wide, double>::value) {
+        g(c) = static_cast<Scalar>(gc * scale);
+      } else {
+        // (g·weight)/normalizer, as the softmax loss: weight/normalizer could overflow double.
+        g(c) = static_cast<Scalar>(w_value(w_div(w_mul(gc, double(weight)), double(normalizer))));
+      }
     }
   }
   return value * double(weight);
+}
+
+/// A finite float row of up to dfl_buffered_bins bins, in double packets: the same formulas
+/// as distribution_row_in, with R = Σ_{c≠a} s_c summed apart from s_a = 1 (1 + R rounded
+/// would cost the loss its low bits where R is small).
+template <bool Grad, class XAt, class GAt>
+double distribution_float_row(XAt x, Eigen::Index bins, float t, float weight, float normalizer,
+                              GAt g) {
+  using namespace Eigen::internal;
+  using P = simd::packet_t<double>;
+  constexpr int L = simd::lanes<P>;
+  constexpr std::size_t size = std::size_t(dfl_buffered_bins + L);
+  alignas(64) double v[size], s[size];
+  const Eigen::Index padded = (bins + L - 1) / L * L;
+  Eigen::Index a = 0;
+  double m = double(x(0));
+  for (Eigen::Index c = 0; c < bins; ++c) {
+    v[c] = double(x(c));
+    const bool above = v[c] > m;  // the first maximum; branch-free
+    m = above ? v[c] : m;
+    a = above ? c : a;
+  }
+  for (Eigen::Index c = bins; c < padded; ++c) v[c] = -std::numeric_limits<double>::infinity();
+  P r = pzero(P());
+  const P mp = pset1<P>(m);
+  for (Eigen::Index c = 0; c < padded; c += L) {
+    const P e = simd::exp_nonpositive(psub(pload<P>(v + c), mp));  // exact differences
+    pstore(s + c, e);
+  }
+  s[a] = 0;
+  for (Eigen::Index c = 0; c < padded; c += L) r = padd(r, pload<P>(s + c));
+  const double rs = predux(r);
+  s[a] = 1;
+  const Eigen::Index i = static_cast<Eigen::Index>(std::floor(t));
+  const bool right = i + 1 < bins;
+  const double wl = double(i + 1) - double(t), wr = double(t) - double(i);
+  // log1p(R) from 1 + R = d + d_lo exactly: the kernel's log1p_split for R < 1 (libm's log1p
+  // was a quarter of the row's time), log d + d_lo/d above (log d ≥ log 2: no cancellation).
+  double d, d_lo;
+  simd::two_sum(1.0, rs, d, d_lo);
+  const double inv = 1 / d;
+  double loss = rs < 1 ? simd::log1p_split(d, d_lo, inv) : std::log(d) + d_lo * inv;
+  if (wl != 0) loss += wl * (m - v[i]);
+  if (right && wr != 0) loss += wr * (m - v[i + 1]);
+  if constexpr (Grad) {
+    const double scale = double(weight) / double(normalizer);
+    const P k = pset1<P>(inv * scale);
+    for (Eigen::Index c = 0; c < padded; c += L) pstore(s + c, pmul(pload<P>(s + c), k));
+    // The target bins: (s_c·inv − w)·scale, the difference before the scaling.
+    s[i] = (s[i] / scale - wl) * scale;
+    if (right) s[i + 1] = (s[i + 1] / scale - wr) * scale;
+    for (Eigen::Index c = 0; c < bins; ++c) g(c) = static_cast<float>(s[c]);
+  }
+  return loss * double(weight);
 }
 
 /// distribution_row_in in the row's wide type, or in plain double where the row has an
@@ -94,6 +200,11 @@ double distribution_row(XAt x, Eigen::Index bins, Scalar t, Scalar weight, Scala
       for (Eigen::Index c = 0; c < bins; ++c) g(c) = std::numeric_limits<Scalar>::quiet_NaN();
     }
     return std::numeric_limits<double>::quiet_NaN();
+  }
+  if constexpr (std::is_same<Scalar, float>::value) {
+    if (finite && bins <= dfl_buffered_bins) {
+      return distribution_float_row<Grad>(x, bins, t, weight, normalizer, g);
+    }
   }
   if (finite) return distribution_row_in<Grad, wide_t<Scalar>>(x, bins, t, weight, normalizer, g);
   return distribution_row_in<Grad, double>(x, bins, t, weight, normalizer, g);
