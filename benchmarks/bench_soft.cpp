@@ -2,6 +2,8 @@
 // today, transcribed from mmdetection and Deformable DETR (peer_formula.hpp) in scalar loops
 // with libm, float:
 //
+//   focal_01              BalancedFocalLoss on the same logits with 0/1 targets: the baseline
+//                         of the soft kernels' cost in the same build
 //   qfl / qfl_peer        QualityFocalLoss(β = 2) value_and_gradient, N logits, 1% soft
 //                         positives (IoU targets), the rest 0; against mmdetection's formula
 //   vfl / vfl_peer        VarifocalLoss(0.75, 2) on the same data
@@ -94,6 +96,19 @@ void peer_loop(benchmark::State& state, Peer p) {
 }
 
 void qfl(benchmark::State& state) { fused(state, focal::QualityFocalLoss<float>()); }
+// The α-balanced focal loss on the same logits (its targets are the soft ones rounded to 0/1
+// by the check: here y > 0 as 1): what the 0/1 kernel costs in the same build.
+void focal_01(benchmark::State& state) {
+  Data& d = data(state.range(0));
+  static const Eigen::ArrayXf y01 = (d.y > 0).cast<float>();
+  const focal::BalancedFocalLoss<float> loss;
+  for (auto _ : state) {
+    float total = loss.value_and_gradient(d.x, y01, d.g, d.num_fg);
+    benchmark::DoNotOptimize(total);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
 void vfl(benchmark::State& state) { fused(state, focal::VarifocalLoss<float>()); }
 void qfl_peer(benchmark::State& state) { peer_loop(state, peer::MmdetQualityFocal<float>{2.0f}); }
 void vfl_peer(benchmark::State& state) { peer_loop(state, peer::MmdetVarifocal<float>{0.75f, 2.0f}); }
@@ -183,6 +198,7 @@ void cost_peer(benchmark::State& state) {
 
 }  // namespace
 
+BENCHMARK(focal_01)->Arg(1 << 20)->UseRealTime();
 BENCHMARK(qfl)->Arg(1 << 20)->UseRealTime();
 BENCHMARK(qfl_peer)->Arg(1 << 20)->UseRealTime();
 BENCHMARK(vfl)->Arg(1 << 20)->UseRealTime();
