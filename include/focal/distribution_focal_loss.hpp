@@ -179,16 +179,52 @@ class DistributionFocalLoss {
       Eigen::internal::evaluator<DG> eg(g);
       detail::CompensatedSum sum;
       const Eigen::Index end = std::min(rows, (c + 1) * per_chunk);
-      for (Eigen::Index i = c * per_chunk; i < end; ++i) {
-        Scalar weight = Scalar(1);
-        if constexpr (!std::is_same<DW, std::nullptr_t>::value) weight = w->coeff(i);
-        sum.add(detail::distribution_row<true>(
-            [&](Eigen::Index k) { return ex.coeff(i, k); }, bins, t.coeff(i), weight, normalizer,
-            [&](Eigen::Index k) -> Scalar& { return eg.coeffRef(i, k); }));
+      const auto weight_of = [&](Eigen::Index i) {
+        if constexpr (std::is_same<DW, std::nullptr_t>::value) {
+          (void)i;
+          return Scalar(1);
+        } else {
+          return static_cast<Scalar>(w->coeff(i));
+        }
+      };
+      Eigen::Index i = c * per_chunk;
+      if constexpr (std::is_same<Scalar, float>::value) {
+        // Float rows a batch of packet lanes at a time (detail::distribution_float_batch),
+        // the chunk's last rows and rows with an infinite logit one by one.
+        constexpr int L = detail::simd::lanes<detail::simd::packet_t<double>>;
+        alignas(64) float tb[std::size_t(L)], wb[std::size_t(L)];
+        alignas(64) double losses[std::size_t(L)];
+        for (; L > 1 && i + L <= end; i += L) {
+          for (int l = 0; l < L; ++l) {
+            tb[l] = t.coeff(i + l);
+            wb[l] = weight_of(i + l);
+          }
+          const bool done = detail::distribution_float_batch<true>(
+              [&](int l, Eigen::Index k) { return ex.coeff(i + l, k); }, bins, tb, wb,
+              normalizer, losses,
+              [&](int l, Eigen::Index k) -> Scalar& { return eg.coeffRef(i + l, k); });
+          if (done) {
+            for (int l = 0; l < L; ++l) sum.add(losses[l]);
+            continue;
+          }
+          for (int l = 0; l < L; ++l) {
+            sum.add(row(ex, eg, i + l, bins, t.coeff(i + l), weight_of(i + l), normalizer));
+          }
+        }
       }
+      for (; i < end; ++i) sum.add(row(ex, eg, i, bins, t.coeff(i), weight_of(i), normalizer));
       return sum.total();
     });
     return static_cast<Scalar>(total / static_cast<double>(normalizer));
+  }
+
+  // Row i of the fused pass.
+  template <class EX, class EG>
+  static double row(const EX& ex, EG& eg, Eigen::Index i, Eigen::Index bins, Scalar t,
+                    Scalar weight, Scalar normalizer) {
+    return detail::distribution_row<true>(
+        [&](Eigen::Index k) { return ex.coeff(i, k); }, bins, t, weight, normalizer,
+        [&](Eigen::Index k) -> Scalar& { return eg.coeffRef(i, k); });
   }
 };
 
