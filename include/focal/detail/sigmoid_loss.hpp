@@ -98,6 +98,7 @@ decltype(auto) as_array(const Eigen::DenseBase<D>& a) {
 
 /// The kernel inside a sigmoid loss, for detail code that runs it directly (matching_cost).
 struct KernelOf {
+  /// The kernel of `loss`.
   template <class Loss>
   static const auto& get(const Loss& loss) noexcept {
     return loss.kernel_;
