@@ -203,7 +203,7 @@ void probabilities_scalar(benchmark::State& state) {
   const focal::detail::SigmoidKernel<S, focal::Probabilities, S> kernel(
       focal::detail::focal_params(S(0.25), S(2)));
   scalar_loop(state, d, [&](Eigen::Index i, S& l, S& g) {
-    const auto r = focal::detail::at_element(kernel, p[i], d.y[i]);
+    const auto r = kernel.at(p[i], d.y[i]);
     l = r.first;
     g = r.second;
   });

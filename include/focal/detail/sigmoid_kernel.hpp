@@ -177,25 +177,52 @@ struct LogisticTerms {
   }
 };
 
-/// Loss and ∂loss/∂x of any kernel (eval_packets) at one input x and target y: lane 0 of a
-/// broadcast packet, so a per-element call gives the same bits as the arrays.
-template <class Kernel, class Scalar>
-std::pair<Scalar, Scalar> at_element(const Kernel& kernel, Scalar x, Scalar y) noexcept {
-  constexpr std::size_t size = std::size_t(Kernel::lanes);
-  alignas(64) Scalar xb[size], yb[size], lb[size], gb[size];
-  for (std::size_t k = 0; k < size; ++k) {
-    xb[k] = x;
-    yb[k] = y;
+/// Calls f(std::integral_constant<Focus, F>{}) with the mode of an exponent k (integer_gamma):
+/// 0 and 2 unrolled, another integer by multiplication, −1 (fractional) by exp or pow.
+template <class Fn>
+decltype(auto) dispatch_exponent(int k, Fn&& f) {
+  switch (k) {
+    case 0: return f(std::integral_constant<Focus, Focus::none>{});
+    case 2: return f(std::integral_constant<Focus, Focus::square>{});
+    case -1: return f(std::integral_constant<Focus, Focus::fractional>{});
+    default: return f(std::integral_constant<Focus, Focus::integer>{});
   }
-  kernel.eval_packets(xb, yb, 1, lb, gb);
-  return {lb[0], gb[0]};
 }
+
+/// The calls every elementwise kernel offers on top of its dispatch and eval_block (CRTP):
+/// eval_block in the kernel's mode, and one element as lane 0 of a broadcast packet, so that
+/// a per-element call gives the same bits as the arrays.
+template <class Kernel, class Scalar>
+struct KernelCalls {
+  /// eval_block in the kernel's mode (dispatched here, per call).
+  void eval_packets(const Scalar* x, const Scalar* y, int packets, Scalar* loss,
+                    Scalar* grad) const {
+    const Kernel& k = static_cast<const Kernel&>(*this);
+    k.dispatch([&](auto mode) {
+      k.template eval_block<decltype(mode)::value>(x, y, packets, loss, grad);
+    });
+  }
+
+  /// Loss and ∂loss/∂x at input x and target y.
+  std::pair<Scalar, Scalar> at(Scalar x, Scalar y) const noexcept {
+    constexpr std::size_t size = std::size_t(Kernel::lanes);
+    alignas(64) Scalar xb[size], yb[size], lb[size], gb[size];
+    for (std::size_t k = 0; k < size; ++k) {
+      xb[k] = x;
+      yb[k] = y;
+    }
+    eval_packets(xb, yb, 1, lb, gb);
+    return {lb[0], gb[0]};
+  }
+  Scalar value(Scalar x, Scalar y) const noexcept { return at(x, y).first; }
+  Scalar derivative(Scalar x, Scalar y) const noexcept { return at(x, y).second; }
+};
 
 /// The kernel on logits (Input = Logits) or on probabilities (Input = Probabilities), on
 /// packets of this build (plain scalars without SIMD), or on the Packet given (Scalar itself:
 /// the same formulas one element at a time, as benchmarks and tests run them in any build).
 template <class Scalar, class Input = Logits, class Packet = simd::packet_t<Scalar>>
-class SigmoidKernel {
+class SigmoidKernel : public KernelCalls<SigmoidKernel<Scalar, Input, Packet>, Scalar> {
   static_assert(is_supported_scalar_v<Scalar>, "focal: Scalar must be float or double");
   static_assert(std::is_same<Input, Logits>::value || std::is_same<Input, Probabilities>::value,
                 "focal: Input must be focal::Logits or focal::Probabilities");
@@ -215,12 +242,7 @@ class SigmoidKernel {
     if constexpr (std::is_same<Input, Logits>::value) {
       if (p_.star) return f(std::integral_constant<Mode, Focus::star>{});
     }
-    switch (p_.int_gamma) {
-      case 0: return f(std::integral_constant<Mode, Focus::none>{});
-      case 2: return f(std::integral_constant<Mode, Focus::square>{});
-      case -1: return f(std::integral_constant<Mode, Focus::fractional>{});
-      default: return f(std::integral_constant<Mode, Focus::integer>{});
-    }
+    return dispatch_exponent(p_.int_gamma, std::forward<Fn>(f));
   }
 
   /// Loss and ∂loss/∂x of `packets` (≤ simd::block_packets) packets of inputs x and 0/1 targets y
@@ -235,16 +257,6 @@ class SigmoidKernel {
       eval_block_logits<F>(x, y, packets, loss, grad);
     }
   }
-
-  /// eval_block in this kernel's focusing mode (dispatched here, per call).
-  void eval_packets(const Scalar* x, const Scalar* y, int packets, Scalar* loss,
-                    Scalar* grad) const {
-    dispatch([&](auto mode) { eval_block<decltype(mode)::value>(x, y, packets, loss, grad); });
-  }
-
-  /// Loss and ∂loss/∂x at input x and target y (0 or 1): lane 0 of a broadcast packet.
-  Scalar value(Scalar x, Scalar y) const noexcept { return at_element(*this, x, y).first; }
-  Scalar derivative(Scalar x, Scalar y) const noexcept { return at_element(*this, x, y).second; }
 
  private:
   // Logits in two stages that each loop over the packets: one packet's chain (exp, division,

@@ -233,22 +233,10 @@ class SigmoidLoss {
   Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs,
                             const Eigen::DenseBase<DY>& targets, G&& grad, Scalar normalizer,
                             const Eigen::DenseBase<DW>& weights, const Exec& exec = Exec{}) const {
-    check_scalar<DX, DY>();
     static_assert(std::is_same<typename DW::Scalar, Scalar>::value,
                   "focal: weights must have the loss's Scalar type");
-    auto& out = writable_grad<Scalar>(std::forward<G>(grad));
-    check_normalizer(normalizer);
-    check_shape("targets", targets.rows(), targets.cols(), input_name<Input>(), inputs.rows(),
-                inputs.cols());
-    check_shape("grad", out.rows(), out.cols(), input_name<Input>(), inputs.rows(),
-                inputs.cols());
-    const bool per_row =
-        check_dense_weights(weights, inputs.rows(), inputs.cols(), input_name<Input>());
-    check_contents(inputs, targets);
-    const double total =
-        fused_dense<Scalar>(pass(normalizer), inputs.derived(), targets.derived(), out, exec,
-                            DenseWeights<DW>{weights.derived(), per_row});
-    return static_cast<Scalar>(total / static_cast<double>(normalizer));
+    return dense_call(inputs, targets, writable_grad<Scalar>(std::forward<G>(grad)), normalizer,
+                      exec, &weights);
   }
 
   /// The fused pass: returns Σ loss / normalizer and writes grad = ∂(Σ loss / normalizer)/∂x
@@ -267,19 +255,8 @@ class SigmoidLoss {
   Scalar value_and_gradient(const Eigen::DenseBase<DX>& inputs,
                             const Eigen::DenseBase<DY>& targets, G&& grad,
                             Scalar normalizer = Scalar(1), const Exec& exec = Exec{}) const {
-    check_scalar<DX, DY>();
-    auto& out = writable_grad<Scalar>(std::forward<G>(grad));
-    check_normalizer(normalizer);
-    check_shape("targets", targets.rows(), targets.cols(), input_name<Input>(), inputs.rows(),
-                inputs.cols());
-    check_shape("grad", out.rows(), out.cols(), input_name<Input>(), inputs.rows(),
-                inputs.cols());
-    // Targets are read twice: checked first, so that grad is untouched when they are bad
-    // (the fused pass could not take back what it wrote).
-    check_contents(inputs, targets);
-    const double total = fused_dense<Scalar>(pass(normalizer), inputs.derived(),
-                                             targets.derived(), out, exec);
-    return static_cast<Scalar>(total / static_cast<double>(normalizer));
+    return dense_call(inputs, targets, writable_grad<Scalar>(std::forward<G>(grad)), normalizer,
+                      exec, NoDenseWeights{});
   }
 
  protected:
@@ -290,6 +267,34 @@ class SigmoidLoss {
   const auto& params() const noexcept { return kernel_.params(); }
 
  private:
+  // The dense fused call, unweighted (NoDenseWeights) or weighted (a pointer to the weights).
+  template <class DX, class DY, class DG, class Exec, class W>
+  Scalar dense_call(const Eigen::DenseBase<DX>& inputs, const Eigen::DenseBase<DY>& targets,
+                    DG& out, Scalar normalizer, const Exec& exec, const W& weights) const {
+    check_scalar<DX, DY>();
+    check_normalizer(normalizer);
+    check_shape("targets", targets.rows(), targets.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
+    check_shape("grad", out.rows(), out.cols(), input_name<Input>(), inputs.rows(),
+                inputs.cols());
+    double total;
+    if constexpr (std::is_same<W, NoDenseWeights>::value) {
+      // Targets are read twice: checked first, so that grad is untouched when they are bad
+      // (the fused pass could not take back what it wrote).
+      check_contents(inputs, targets);
+      total = fused_dense<Scalar>(pass(normalizer), inputs.derived(), targets.derived(), out,
+                                  exec);
+    } else {
+      using DW = std::decay_t<decltype(weights->derived())>;
+      const bool per_row =
+          check_dense_weights(*weights, inputs.rows(), inputs.cols(), input_name<Input>());
+      check_contents(inputs, targets);
+      total = fused_dense<Scalar>(pass(normalizer), inputs.derived(), targets.derived(), out,
+                                  exec, DenseWeights<DW>{weights->derived(), per_row});
+    }
+    return static_cast<Scalar>(total / static_cast<double>(normalizer));
+  }
+
   auto pass(Scalar normalizer) const {
     return SpanPass<Scalar, Kernel>{kernel_, normalizer};
   }

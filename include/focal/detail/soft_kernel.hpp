@@ -58,7 +58,7 @@ SoftParams<Scalar> soft_params(Scalar exponent, Scalar alpha = Scalar(1)) noexce
 }
 
 template <class Scalar, Soft Kind, class Input = Logits, class Packet = simd::packet_t<Scalar>>
-class SoftKernel {
+class SoftKernel : public KernelCalls<SoftKernel<Scalar, Kind, Input, Packet>, Scalar> {
   static_assert(is_supported_scalar_v<Scalar>, "focal: Scalar must be float or double");
   static_assert(std::is_same<Input, Logits>::value || std::is_same<Input, Probabilities>::value,
                 "focal: Input must be focal::Logits or focal::Probabilities");
@@ -76,12 +76,7 @@ class SoftKernel {
   /// Calls f(std::integral_constant<Focus, F>{}) with the mode of the exponent.
   template <class Fn>
   decltype(auto) dispatch(Fn&& f) const {
-    switch (p_.int_exponent) {
-      case 0: return f(std::integral_constant<Focus, Focus::none>{});
-      case 2: return f(std::integral_constant<Focus, Focus::square>{});
-      case -1: return f(std::integral_constant<Focus, Focus::fractional>{});
-      default: return f(std::integral_constant<Focus, Focus::integer>{});
-    }
+    return dispatch_exponent(p_.int_exponent, std::forward<Fn>(f));
   }
 
   /// Loss and ∂loss/∂x of `packets` (≤ simd::block_packets) packets of inputs x and targets
@@ -95,14 +90,6 @@ class SoftKernel {
       eval_block_logits<F>(x, y, packets, loss, grad);
     }
   }
-
-  void eval_packets(const Scalar* x, const Scalar* y, int packets, Scalar* loss,
-                    Scalar* grad) const {
-    dispatch([&](auto mode) { eval_block<decltype(mode)::value>(x, y, packets, loss, grad); });
-  }
-
-  Scalar value(Scalar x, Scalar y) const noexcept { return at_element(*this, x, y).first; }
-  Scalar derivative(Scalar x, Scalar y) const noexcept { return at_element(*this, x, y).second; }
 
  private:
   // d = y − (s + s_lo) as d + d_lo: the exact sum of y − s and the low words, renormalized.
@@ -182,7 +169,9 @@ class SoftKernel {
           second = p_.exponent < Scalar(1) ? weight(pmul(ss, dm), ce) : pmul(weight(ss, ce), dm);
           second = pmul(beta, second);
         }
-        g = against(d, padd(pmul(dp, ad), second));
+        // Pinned (opaque), as the sigmoid kernel's q_lo: -ffp-contract could fuse either product
+        // into the sum in one inlining context and not another, and the bits would differ.
+        g = against(d, padd(opaque(pmul(dp, ad)), opaque(second)));
       } else {
         const auto positive = less(zero, yv);
         const P qg = focus_power<F, true>(t.q, t.q_lo, t.m, t.l1, p_.exponent, p_.int_exponent);
@@ -237,7 +226,7 @@ class SoftKernel {
                        : pmul(pmul(beta, ce), dm);
           second = select(is_infinite(ce), ce, second);
         }
-        g = against(d, padd(second, over(dp, ad, pq)));
+        g = against(d, padd(opaque(second), over(dp, ad, pq)));  // pinned, as on logits
         // d = 0 at p = y ∈ {0, 1}: with β = 0 the cross-entropy's one-sided slope, ±1 (else 0).
         if (p_.exponent == Scalar(0)) g = select(equal(d, zero), edge_slope(p, one), g);
       } else {
@@ -245,7 +234,7 @@ class SoftKernel {
         const P qg = focus_power<F, false>(p, zero, zero, zero, p_.exponent, p_.int_exponent);
         // γ (−log(1 − p))/p → γ as p → 0; 1/(1 − p) as in the sigmoid kernel's direct term.
         const P r = select(less(zero, p), pdiv(nlq, p), one);
-        const P focus_term = p_.exponent > Scalar(0) ? pmul(beta, r) : zero;
+        const P focus_term = p_.exponent > Scalar(0) ? opaque(pmul(beta, r)) : zero;
         const P neg = weight(cst<P>(p_.alpha), pmul(qg, padd(focus_term, pdiv(one, u))));
         const P pos = against(d, over(yv, pabs(d), pq));
         l = select(positive, weight(yv, ce), weight(cst<P>(p_.alpha), pmul(qg, nlq)));
