@@ -194,6 +194,20 @@ decltype(auto) dispatch_exponent(int k, Fn&& f) {
 /// a per-element call gives the same bits as the arrays.
 template <class Kernel, class Scalar>
 struct KernelCalls {
+  /// Loss and ∂loss/∂x of `packets` (≤ simd::block_packets) packets of inputs x and targets y
+  /// (arrays of packets·lanes scalars, any alignment), into loss and grad (aligned), in mode
+  /// F: the kernel's eval_block_logits or eval_block_probabilities, as its Input says.
+  template <Focus F>
+  EIGEN_ALWAYS_INLINE void eval_block(const Scalar* x, const Scalar* y, int packets,
+                                      Scalar* loss, Scalar* grad) const {
+    const Kernel& k = static_cast<const Kernel&>(*this);
+    if constexpr (std::is_same<typename Kernel::input_type, Probabilities>::value) {
+      k.template eval_block_probabilities<F>(x, y, packets, loss, grad);
+    } else {
+      k.template eval_block_logits<F>(x, y, packets, loss, grad);
+    }
+  }
+
   /// eval_block in the kernel's mode (dispatched here, per call).
   void eval_packets(const Scalar* x, const Scalar* y, int packets, Scalar* loss,
                     Scalar* grad) const {
@@ -228,6 +242,7 @@ class SigmoidKernel : public KernelCalls<SigmoidKernel<Scalar, Input, Packet>, S
                 "focal: Input must be focal::Logits or focal::Probabilities");
 
  public:
+  using input_type = Input;
   using P = Packet;
   static constexpr int lanes = simd::lanes<P>;
 
@@ -245,20 +260,9 @@ class SigmoidKernel : public KernelCalls<SigmoidKernel<Scalar, Input, Packet>, S
     return dispatch_exponent(p_.int_gamma, std::forward<Fn>(f));
   }
 
-  /// Loss and ∂loss/∂x of `packets` (≤ simd::block_packets) packets of inputs x and 0/1 targets y
-  /// (arrays of packets·lanes scalars, any alignment), into loss and grad (aligned), in
-  /// focusing mode F.
-  template <Focus F>
-  EIGEN_ALWAYS_INLINE void eval_block(const Scalar* x, const Scalar* y, int packets,
-                                      Scalar* loss, Scalar* grad) const {
-    if constexpr (std::is_same<Input, Probabilities>::value) {
-      eval_block_probabilities<F>(x, y, packets, loss, grad);
-    } else {
-      eval_block_logits<F>(x, y, packets, loss, grad);
-    }
-  }
-
  private:
+  friend struct KernelCalls<SigmoidKernel, Scalar>;
+
   // Logits in two stages that each loop over the packets: one packet's chain (exp, division,
   // log, q^γ) is hundreds of cycles long, and shorter independent iterations let the core
   // overlap packets: the exp in a loop of its own, the rest in one (benchmark: bench_fused

@@ -64,6 +64,7 @@ class SoftKernel : public KernelCalls<SoftKernel<Scalar, Kind, Input, Packet>, S
                 "focal: Input must be focal::Logits or focal::Probabilities");
 
  public:
+  using input_type = Input;
   using P = Packet;
   static constexpr int lanes = simd::lanes<P>;
   /// Targets anywhere in [0, 1], not only 0 or 1.
@@ -79,19 +80,9 @@ class SoftKernel : public KernelCalls<SoftKernel<Scalar, Kind, Input, Packet>, S
     return dispatch_exponent(p_.int_exponent, std::forward<Fn>(f));
   }
 
-  /// Loss and ∂loss/∂x of `packets` (≤ simd::block_packets) packets of inputs x and targets
-  /// y ∈ [0, 1], as SigmoidKernel::eval_block.
-  template <Focus F>
-  EIGEN_ALWAYS_INLINE void eval_block(const Scalar* x, const Scalar* y, int packets,
-                                      Scalar* loss, Scalar* grad) const {
-    if constexpr (std::is_same<Input, Probabilities>::value) {
-      eval_block_probabilities<F>(x, y, packets, loss, grad);
-    } else {
-      eval_block_logits<F>(x, y, packets, loss, grad);
-    }
-  }
-
  private:
+  friend struct KernelCalls<SoftKernel, Scalar>;
+
   // d = y − (s + s_lo) as d + d_lo: the exact sum of y − s and the low words, renormalized.
   static EIGEN_ALWAYS_INLINE void difference(const P& y, const P& s, const P& s_lo, P& d,
                                              P& d_lo) {
