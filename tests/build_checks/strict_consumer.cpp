@@ -84,6 +84,48 @@ S softmax_calls() {
   return total;
 }
 
+// The soft-target losses' own entry points, dense weights, matching_cost and DFL.
+template <class S, class In>
+S soft_calls() {
+  const Eigen::Index n = 40, k = 5;
+  RowMajor<S> x = RowMajor<S>::Constant(n, k, S(0.25));
+  ColMajor<S> xc = x;
+  RowMajor<S> y = RowMajor<S>::Constant(n, k, S(0.5));
+  RowMajor<S> g(n, k), w = RowMajor<S>::Ones(n, k);
+  ColMajor<S> gc(n, k);
+  Eigen::ArrayXi labels = Eigen::ArrayXi::Zero(n);
+  labels[1] = focal::ignore;
+  labels[2] = focal::background;
+  const Eigen::Array<S, Eigen::Dynamic, 1> scores = Eigen::Array<S, Eigen::Dynamic, 1>::Constant(n, S(0.5));
+  const focal::QualityFocalLoss<S, In> qfl;
+  const focal::VarifocalLoss<S, In> vfl(S(0.75), S(0.5));
+  S total = qfl.value_and_gradient(x, focal::scored_labels(labels, scores), g);
+  total += vfl.value_and_gradient(xc, focal::scored_labels(labels, scores, scores), gc, S(2),
+                                  focal::threads(2));
+  total += qfl.value(x, focal::scored_labels(labels, scores)).sum();
+  total += vfl.value_and_gradient(x, y, g, S(1), w);
+  total += qfl.value_and_gradient(xc, y, gc, S(1), scores, focal::threads(2));
+  Eigen::ArrayXi classes = Eigen::ArrayXi::Zero(3);
+  RowMajor<S> cost(n, 3);
+  focal::matching_cost(qfl, x, classes, cost);
+  total += focal::matching_cost(focal::BalancedFocalLoss<S, In>(), xc, classes).sum();
+  return total + cost.sum();
+}
+
+template <class S>
+S dfl_calls() {
+  const Eigen::Index n = 40, bins = 17;
+  RowMajor<S> x = RowMajor<S>::Constant(n, bins, S(0.25));
+  ColMajor<S> gc(n, bins);
+  RowMajor<S> g(n, bins);
+  const Eigen::Array<S, Eigen::Dynamic, 1> t = Eigen::Array<S, Eigen::Dynamic, 1>::Constant(n, S(3.5));
+  const focal::DistributionFocalLoss<S> dfl;
+  S total = dfl.value_and_gradient(x, t, g, S(4));
+  total += dfl.value_and_gradient(x, t, gc, S(4), t, focal::threads(2));
+  total += dfl.value(x, t).sum() + dfl(x.row(0), S(16));
+  return total;
+}
+
 template <class S, class In>
 S all_sigmoid() {
   S total = sigmoid_calls<focal::CrossEntropy<S, In>, S, In>(focal::CrossEntropy<S, In>());
@@ -108,6 +150,8 @@ int strict_consumer() {
   total += sigmoid_calls<focal::FocalLossStar<double>, double, focal::Logits>(
       focal::FocalLossStar<double>());
   total += double(softmax_calls<float>()) + softmax_calls<double>();
+  total += double(soft_calls<float, focal::Logits>()) + soft_calls<double, focal::Probabilities>();
+  total += double(dfl_calls<float>()) + dfl_calls<double>();
   total += double(focal::prior_bias<float>()) + focal::prior_bias<double>(0.02);
   total += double(focal::num_foreground(Eigen::ArrayXi::Zero(3)));
   return total > 0 && focal::instruction_set()[0] == 'i' ? 0 : 1;
