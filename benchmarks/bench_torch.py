@@ -2,7 +2,7 @@
 reduction "sum", 1% positives; one thread and all threads. Medians of repeated runs.
 
   cmake --workflow --preset torch
-  FOCAL_TORCH_LIBRARY=build/torch/bindings/torch/libfocal_torch.so \\
+  FOCAL_TORCH_LIBRARY=build/dispatch/bindings/torch/libfocal_torch.so \\
       python3 benchmarks/bench_torch.py
 """
 import os

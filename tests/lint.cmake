@@ -16,10 +16,12 @@ file(GLOB_RECURSE headers "${SOURCE_DIR}/include/*.hpp")
 file(GLOB_RECURSE sources
   "${SOURCE_DIR}/include/*.hpp" "${SOURCE_DIR}/tests/*.hpp" "${SOURCE_DIR}/tests/*.cpp"
   "${SOURCE_DIR}/benchmarks/*.hpp" "${SOURCE_DIR}/benchmarks/*.cpp" "${SOURCE_DIR}/benchmarks/*.py"
-  "${SOURCE_DIR}/examples/*.cpp" "${SOURCE_DIR}/tools/*.cpp" "${SOURCE_DIR}/tools/*.py")
+  "${SOURCE_DIR}/examples/*.cpp" "${SOURCE_DIR}/tools/*.cpp" "${SOURCE_DIR}/tools/*.py"
+  "${SOURCE_DIR}/src/*.cpp" "${SOURCE_DIR}/src/*.hpp")
 file(GLOB_RECURSE repository_files RELATIVE "${SOURCE_DIR}"
   "${SOURCE_DIR}/include/*" "${SOURCE_DIR}/tests/*" "${SOURCE_DIR}/benchmarks/*"
   "${SOURCE_DIR}/examples/*" "${SOURCE_DIR}/cmake/*" "${SOURCE_DIR}/docs/*" "${SOURCE_DIR}/tools/*"
+  "${SOURCE_DIR}/src/*"
   "${SOURCE_DIR}/*.md"
   "${SOURCE_DIR}/CMakeLists.txt" "${SOURCE_DIR}/CMakePresets.json")
 # Other projects' files, cited as the source of a convention or formula.

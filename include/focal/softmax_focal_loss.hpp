@@ -75,22 +75,34 @@ class SoftmaxFocalLoss {
       : gamma_(detail::checked_gamma("SoftmaxFocalLoss", gamma)),
         alpha_(Scalar(1)),
         class_alpha_(std::make_shared<const ClassWeights>(std::move(class_alpha))) {
-    for (Eigen::Index c = 0; c < class_alpha_->size(); ++c) {
-      checked_weight(("class_alpha[" + std::to_string(c) + "]").c_str(), (*class_alpha_)[c]);
-    }
+    alpha_data_ = class_alpha_->data();
+    alpha_size_ = class_alpha_->size();
+    check_class_alpha();
+  }
+
+  /// Per-class α held by the caller, who keeps it alive and unchanged while the loss and its
+  /// copies are used (the dispatch library's view of a loss built in another translation
+  /// unit: nothing is allocated). Checks and throws as the constructor above.
+  SoftmaxFocalLoss(detail::BorrowedClassAlpha<Scalar> class_alpha, Scalar gamma)
+      : gamma_(detail::checked_gamma("SoftmaxFocalLoss", gamma)),
+        alpha_(Scalar(1)),
+        alpha_data_(class_alpha.data),
+        alpha_size_(class_alpha.size) {
+    check_class_alpha();
   }
 
   /// γ, the focusing parameter.
   Scalar gamma() const noexcept { return gamma_; }
   /// The α of every class (1 when per-class weights were given).
   Scalar alpha() const noexcept { return alpha_; }
-  /// The per-class α, or an empty array when one α applies to all classes.
+  /// The per-class α, or an empty array when one α applies to all classes (or the per-class α
+  /// is borrowed).
   const ClassWeights& class_alpha() const noexcept {
     static const ClassWeights none;
     return class_alpha_ ? *class_alpha_ : none;
   }
   /// α_t of class c.
-  Scalar alpha_of(Eigen::Index c) const { return class_alpha_ ? (*class_alpha_)[c] : alpha_; }
+  Scalar alpha_of(Eigen::Index c) const { return alpha_data_ != nullptr ? alpha_data_[c] : alpha_; }
 
   /// Per-row losses (N-vector) as a lazy Eigen expression: w_i·FL of row i, 0 for ignored rows.
   /// Each coefficient costs one pass over its row. Plain arrays passed in must outlive it.
@@ -144,18 +156,26 @@ class SoftmaxFocalLoss {
     static_assert(std::is_same<typename DX::Scalar, Scalar>::value,
                   "focal: logits must have the loss's Scalar type "
                   "(float arrays for SoftmaxFocalLoss<float>)");
-    if (class_alpha_ && class_alpha_->size() != logits.cols()) {
+    if (alpha_data_ != nullptr && alpha_size_ != logits.cols()) {
       std::ostringstream os;
-      os << "focal: class_alpha has " << class_alpha_->size() << " entries but logits has "
+      os << "focal: class_alpha has " << alpha_size_ << " entries but logits has "
          << logits.cols() << " columns (classes); they must match";
       throw std::invalid_argument(os.str());
     }
     detail::check_labels<Scalar>(labels, logits.rows(), logits.cols(), "logits", false);
   }
 
+  void check_class_alpha() const {
+    for (Eigen::Index c = 0; c < alpha_size_; ++c) {
+      checked_weight(("class_alpha[" + std::to_string(c) + "]").c_str(), alpha_data_[c]);
+    }
+  }
+
   Scalar gamma_;
   Scalar alpha_;
   std::shared_ptr<const ClassWeights> class_alpha_;  // shared: copies allocate nothing
+  const Scalar* alpha_data_ = nullptr;  // the per-class α (class_alpha_'s or borrowed), or null
+  Eigen::Index alpha_size_ = 0;
 };
 
 FOCAL_NAMESPACE_END

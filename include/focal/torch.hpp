@@ -14,13 +14,40 @@
 #include <type_traits>
 
 #include "focal.hpp"
+#if defined(FOCAL_TORCH_DISPATCH)
+#include "dispatch.hpp"
+#endif
 
 // Inside focal's instruction-set namespace like the rest of focal: objects built for two
 // instruction sets must not share these inline functions' bodies.
 FOCAL_NAMESPACE_BEGIN
 namespace torch_ops {
+// With FOCAL_TORCH_DISPATCH (the op library where focal::dispatch is built: it links it), the
+// ops run focal::dispatch's losses, else the header's. The two builds' inline functions differ,
+// so each has its own namespace.
+#if defined(FOCAL_TORCH_DISPATCH)
+inline namespace dispatched {
+#else
+inline namespace header_only {
+#endif
 
 namespace bridge {
+
+#if defined(FOCAL_TORCH_DISPATCH)
+template <class S>
+using Focal = dispatch::FocalLoss<S>;
+template <class S>
+using BalancedFocal = dispatch::BalancedFocalLoss<S>;
+template <class S>
+using SoftmaxFocal = dispatch::SoftmaxFocalLoss<S>;
+#else
+template <class S>
+using Focal = FocalLoss<S>;
+template <class S>
+using BalancedFocal = BalancedFocalLoss<S>;
+template <class S>
+using SoftmaxFocal = SoftmaxFocalLoss<S>;
+#endif
 
 using AutogradContext = ::torch::autograd::AutogradContext;
 using TensorList = ::torch::autograd::tensor_list;
@@ -50,8 +77,8 @@ auto checked(F&& f) -> decltype(f()) {
 /// weighting off (FocalLoss), else α-balanced (BalancedFocalLoss); γ = 0 is (α-)CE.
 template <class S, class F>
 auto with_sigmoid_loss(double alpha, double gamma, F&& f) {
-  if (alpha < 0) return f(FocalLoss<S>(static_cast<S>(gamma)));
-  return f(BalancedFocalLoss<S>(static_cast<S>(alpha), static_cast<S>(gamma)));
+  if (alpha < 0) return f(Focal<S>(static_cast<S>(gamma)));
+  return f(BalancedFocal<S>(static_cast<S>(alpha), static_cast<S>(gamma)));
 }
 
 /// focal's chunks on PyTorch's intra-op thread pool (at::parallel_for): the same bits as one
@@ -180,7 +207,7 @@ struct SoftmaxFocalLossFunction : public ::torch::autograd::Function<SoftmaxFoca
                             double normalizer) {
     return labels_forward(ctx, logits, labels, [&](const auto& x, const auto& l, auto& g) {
       using S = typename std::decay_t<decltype(x)>::Scalar;
-      const SoftmaxFocalLoss<S> loss(static_cast<S>(alpha), static_cast<S>(gamma));
+      const SoftmaxFocal<S> loss(static_cast<S>(alpha), static_cast<S>(gamma));
       return loss.value_and_gradient(x, l, g, static_cast<S>(normalizer), torch_pool());
     });
   }
@@ -224,6 +251,7 @@ inline at::Tensor softmax_focal_loss(const at::Tensor& logits, const at::Tensor&
   return bridge::SoftmaxFocalLossFunction::apply(logits, labels, gamma, alpha, normalizer);
 }
 
+}  // namespace dispatched / header_only
 }  // namespace torch_ops
 FOCAL_NAMESPACE_END
 

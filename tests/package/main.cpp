@@ -1,5 +1,8 @@
 // Uses focal as a downstream detector codebase would, and checks one number.
 #include <focal/focal.hpp>
+#if defined(FOCAL_CONSUMER_DISPATCH)
+#include <focal/dispatch.hpp>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -20,7 +23,16 @@ int main() {
   Eigen::ArrayXf grad2(3);
   const bool same = focal::BalancedFocalLoss<float>().value_and_gradient(
                         logits, targets, grad2, 1.0f, focal::threads(2)) == total;
-  const bool ok = std::fabs(total - expected) <= 1e-6 * expected && same;
+  bool ok = std::fabs(total - expected) <= 1e-6 * expected && same;
+#if defined(FOCAL_CONSUMER_DISPATCH)
+  // The same call through focal::dispatch: the variant this CPU runs.
+  Eigen::ArrayXf grad3(3);
+  const float dispatched = focal::dispatch::BalancedFocalLoss<float>().value_and_gradient(
+      logits, targets, grad3);
+  std::printf("focal::dispatch (%s): loss %.7g\n",
+              focal::dispatch::name(focal::dispatch::isa()), dispatched);
+  ok = ok && std::fabs(dispatched - expected) <= 1e-6 * expected;
+#endif
   std::printf("focal %d.%d.%d: loss %.7g, expected %.7g: %s\n", FOCAL_VERSION_MAJOR,
               FOCAL_VERSION_MINOR, FOCAL_VERSION_PATCH, total, expected, ok ? "ok" : "WRONG");
   return ok ? 0 : 1;

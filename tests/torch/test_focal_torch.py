@@ -2,6 +2,7 @@
 RetinaNetClassificationHead.compute_loss; gradcheck; layouts, retain_graph, bad input.
 Run by CTest in the torch workflow (FOCAL_TORCH_LIBRARY names libfocal_torch.so)."""
 import os
+import subprocess
 import sys
 import unittest
 
@@ -110,6 +111,34 @@ class Autograd(unittest.TestCase):
             focal_torch.sigmoid_focal_loss(torch.zeros(4, 3, dtype=torch.int64), torch.zeros(4, 3))
         with self.assertRaisesRegex(RuntimeError, r"labels\[0\] = 7"):
             focal_torch.sigmoid_focal_loss_labels(x, torch.full((4,), 7))
+
+
+@unittest.skipUnless(os.environ.get("FOCAL_TORCH_DISPATCH") == "ON",
+                     "libfocal_torch.so built without focal::dispatch")
+class Dispatch(unittest.TestCase):
+    """The ops run focal::dispatch's variant (FOCAL_ISA, read at the first call, picks one)."""
+
+    def run_ops(self, isa):
+        bindings = os.path.dirname(os.path.abspath(focal_torch.__file__))
+        code = ("import sys, torch; sys.path.insert(0, %r); import focal_torch; "
+                "torch.manual_seed(0); x = torch.randn(300, 80); "
+                "t = (torch.rand(300, 80) < 0.1).float(); "
+                "print(focal_torch.sigmoid_focal_loss(x, t, 0.25, 2.0, 'sum').item())") % bindings
+        return subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FOCAL_ISA=isa),
+                              capture_output=True, text=True, check=False)
+
+    def test_focal_isa(self):
+        bad = self.run_ops("avx3")
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("FOCAL_ISA=avx3", bad.stderr)
+        sse2 = self.run_ops("sse2")
+        self.assertEqual(sse2.returncode, 0, sse2.stderr)
+        for isa in ("avx2", "avx512"):
+            r = self.run_ops(isa)
+            if r.returncode == 0:
+                self.assertAlmostEqual(float(r.stdout), float(sse2.stdout), delta=1e-5 * float(sse2.stdout))
+            else:
+                self.assertIn("does not support", r.stderr)
 
 
 if __name__ == "__main__":

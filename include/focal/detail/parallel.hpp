@@ -117,6 +117,31 @@ double run_chunks(Eigen::Index n, const Parallel<PF>& pool, F&& f) {
   return total.total();
 }
 
+/// An execution chosen at run time, for code compiled before the caller's execution type is
+/// known (the dispatch library, src/dispatch/variant.hpp): focal's threads where parallel_for
+/// is null, else the caller's pool behind a function pointer, which runs task k as
+/// run(task, k). One instantiation of a pass serves both, with the bits of either.
+struct RuntimeExec {
+  Threads threads;                   ///< used where parallel_for is null
+  const void* pool = nullptr;        ///< the caller's pool, passed back to parallel_for
+  /// parallel_for(pool, n, task, run) calls run(task, k) once for every k in [0, n).
+  void (*parallel_for)(const void* pool, std::size_t n, const void* task,
+                       void (*run)(const void* task, std::size_t k)) = nullptr;
+};
+
+/// run_chunks on a RuntimeExec: one of the two above.
+template <class F>
+double run_chunks(Eigen::Index n, const RuntimeExec& exec, F&& f) {
+  if (exec.parallel_for == nullptr) return run_chunks(n, exec.threads, f);
+  const auto pool = [&exec](std::size_t count, const auto& task) {
+    using Task = std::decay_t<decltype(task)>;
+    exec.parallel_for(exec.pool, count, &task, [](const void* t, std::size_t k) {
+      (*static_cast<const Task*>(t))(k);
+    });
+  };
+  return run_chunks(n, Parallel<decltype(pool)>{pool}, f);
+}
+
 }  // namespace detail
 FOCAL_NAMESPACE_END
 

@@ -27,6 +27,13 @@ class SoftmaxFocalLoss;
 
 namespace detail {
 
+/// Per-class α of a SoftmaxFocalLoss held by the caller: size values at data.
+template <class Scalar>
+struct BorrowedClassAlpha {
+  const Scalar* data = nullptr;  ///< the K weights
+  Eigen::Index size = 0;         ///< K
+};
+
 /// Rows per summation chunk of the softmax pass (the unit of threading): about 8,192
 /// elements, and at least a cache line of each column, which the gather of other layouts
 /// copies at a time.

@@ -1,0 +1,31 @@
+# Checks that each variant's object in the dispatch archive defines one global symbol, its
+# table: any other (an inline function of Eigen or of the standard library compiled with that
+# variant's instructions) could be picked by the linker for another object's copy.
+# Run as: cmake -DNM=<nm> -DARCHIVE=<libfocal_dispatch.a> -P symbols.cmake
+execute_process(COMMAND "${NM}" -g --defined-only "${ARCHIVE}"
+  OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} failed on ${ARCHIVE}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(member "")
+set(variants 0)
+foreach(line IN LISTS lines)
+  if(line MATCHES "^(.*):$")
+    set(member "${CMAKE_MATCH_1}")
+    if(member MATCHES "^focal_dispatch_(sse2|avx2|avx512)\\.o$")
+      math(EXPR variants "${variants} + 1")
+    endif()
+  elseif(line MATCHES "^[0-9a-f]* +[A-Za-z] +(.+)$" AND member MATCHES "^focal_dispatch_([a-z0-9]+)\\.o$")
+    set(isa "${CMAKE_MATCH_1}")
+    set(symbol "${CMAKE_MATCH_1}")
+    string(REGEX REPLACE "^[0-9a-f]* +[A-Za-z] +" "" symbol "${line}")
+    if(NOT symbol STREQUAL "focal_dispatch_table_${isa}")
+      message(FATAL_ERROR "${member} defines the global symbol ${symbol}: only its table may be global")
+    endif()
+  endif()
+endforeach()
+if(variants EQUAL 0)
+  message(FATAL_ERROR "no variant objects in ${ARCHIVE}:\n${out}")
+endif()
+message(STATUS "${variants} variants, each with its table as its one global symbol")
