@@ -4,6 +4,7 @@
 // templates appear only where they are instantiated, so this instantiates every public entry
 // point on every kind of argument. Built for several instruction sets (tests/CMakeLists.txt).
 #include <focal/focal.hpp>
+#include <focal/dispatch.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -139,6 +140,36 @@ S all_sigmoid() {
   return total;
 }
 
+// focal::dispatch's forwarding (compiled, not linked: the library is not needed here), on
+// the arguments it forwards and on those it runs inline.
+template <class S>
+S dispatch_calls() {
+  const Eigen::Index n = 40, k = 5;
+  ColMajor<S> x = ColMajor<S>::Constant(n, k, S(0.25));
+  RowMajor<S> xr = x;
+  ColMajor<S> y = ColMajor<S>::Zero(n, k);
+  ColMajor<S> g(n, k);
+  RowMajor<S> gr(n, k);
+  const Eigen::Array<S, Eigen::Dynamic, 1> w = Eigen::Array<S, Eigen::Dynamic, 1>::Ones(n);
+  const Eigen::Array<std::int64_t, Eigen::Dynamic, 1> l64 =
+      Eigen::Array<std::int64_t, Eigen::Dynamic, 1>::Zero(n);
+  const Eigen::ArrayXi l32 = Eigen::ArrayXi::Zero(n);
+  const auto pool = focal::parallel([](std::size_t m, const auto& task) {
+    for (std::size_t c = 0; c < m; ++c) task(c);
+  });
+  const focal::dispatch::BalancedFocalLoss<S> bfl;
+  const focal::dispatch::QualityFocalLoss<S, focal::Probabilities> qfl;
+  const focal::dispatch::SoftmaxFocalLoss<S> softmax(S(0.25), S(2));
+  const focal::dispatch::DistributionFocalLoss<S> dfl;
+  S total = bfl.value_and_gradient(x, y, g) + bfl.value_and_gradient(x * S(2), y, g);
+  total += bfl.value_and_gradient(xr, focal::labels(l64, w), gr, S(2), focal::threads(2));
+  total += bfl.value_and_gradient(x, y, g, S(1), w, pool);
+  total += qfl.value_and_gradient(x, focal::scored_labels(l32, w), g);
+  total += softmax.value_and_gradient(xr, focal::labels(l32), gr, S(1), pool);
+  total += dfl.value_and_gradient(x, w - S(1), g) + dfl.value_and_gradient(x, w, g, S(3), w);
+  return total + S(focal::dispatch::isa() == focal::dispatch::Isa::sse2);
+}
+
 }  // namespace
 
 int strict_consumer() {
@@ -152,6 +183,7 @@ int strict_consumer() {
   total += double(softmax_calls<float>()) + softmax_calls<double>();
   total += double(soft_calls<float, focal::Logits>()) + soft_calls<double, focal::Probabilities>();
   total += double(dfl_calls<float>()) + dfl_calls<double>();
+  total += double(dispatch_calls<float>()) + dispatch_calls<double>();
   total += double(focal::prior_bias<float>()) + focal::prior_bias<double>(0.02);
   total += double(focal::num_foreground(Eigen::ArrayXi::Zero(3)));
   return total > 0 && focal::instruction_set()[0] == 'i' ? 0 : 1;
