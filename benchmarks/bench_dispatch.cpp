@@ -31,14 +31,7 @@ namespace {
 
 using dispatch_calls::Batch;
 
-struct Dispatch {
-  template <class Loss>
-  using Sigmoid = focal::dispatch::Sigmoid<Loss>;
-  template <class S>
-  using Softmax = focal::dispatch::SoftmaxFocalLoss<S>;
-  template <class S>
-  using Distribution = focal::dispatch::DistributionFocalLoss<S>;
-};
+using dispatch_calls::Dispatch;
 
 Batch make_batch(Eigen::Index n) {
   Batch b;

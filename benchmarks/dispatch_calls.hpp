@@ -5,6 +5,8 @@
 
 #include <focal/focal.hpp>
 
+#include "apis.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -30,15 +32,9 @@ using ConstRows =
 template <class T>
 using ConstVector = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-/// The losses of a build: the header's, or focal::dispatch's (bench_dispatch.cpp).
-struct Header {
-  template <class Loss>
-  using Sigmoid = Loss;
-  template <class S>
-  using Softmax = focal::SoftmaxFocalLoss<S>;
-  template <class S>
-  using Distribution = focal::DistributionFocalLoss<S>;
-};
+/// The losses of a build: the header's, or focal::dispatch's (tests/dispatch/apis.hpp).
+using dispatch_apis::Dispatch;
+using dispatch_apis::Header;
 
 /// Call `call` (see bench_dispatch.cpp's list) once; its result.
 template <class Api>

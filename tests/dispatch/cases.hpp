@@ -7,6 +7,8 @@
 
 #include <focal/focal.hpp>
 
+#include "apis.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -22,15 +24,9 @@ struct Sink {
   void (*emit)(void* context, const char* name, const void* bytes, std::size_t size);
 };
 
-/// The loss types of a run: the header's (Header) or focal::dispatch's (in test_dispatch.cpp).
-struct Header {
-  template <class Loss>
-  using Sigmoid = Loss;
-  template <class S>
-  using Softmax = focal::SoftmaxFocalLoss<S>;
-  template <class S>
-  using Distribution = focal::DistributionFocalLoss<S>;
-};
+/// The loss types of a run (apis.hpp).
+using dispatch_apis::Dispatch;
+using dispatch_apis::Header;
 
 /// A deterministic generator (the same numbers in every build).
 struct Random {

@@ -41,14 +41,7 @@ namespace {
 using focal::dispatch::Isa;
 namespace dc = dispatch_cases;
 
-struct Dispatch {
-  template <class Loss>
-  using Sigmoid = focal::dispatch::Sigmoid<Loss>;
-  template <class S>
-  using Softmax = focal::dispatch::SoftmaxFocalLoss<S>;
-  template <class S>
-  using Distribution = focal::dispatch::DistributionFocalLoss<S>;
-};
+using dc::Dispatch;
 
 // The calls of a run, in order: name and the bytes it emitted.
 using Record = std::vector<std::pair<std::string, std::vector<unsigned char>>>;
