@@ -23,7 +23,6 @@
 #include <type_traits>
 #include <utility>
 
-
 FOCAL_NAMESPACE_BEGIN
 namespace detail {
 namespace forward {
