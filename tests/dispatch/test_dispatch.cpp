@@ -226,6 +226,12 @@ TEST_CASE("dispatch: a call on focal's thread or the caller's pool allocates not
   const focal::dispatch::DistributionFocalLoss<float> dfl;
   Eigen::ArrayXi labels = d.labels32;
   for (Eigen::Index i = 0; i < d.N; ++i) labels[i] = std::max(labels[i], focal::ignore == labels[i] ? focal::ignore : 0);
+  // Per-class α of 120 classes (names such as "class_alpha[119]" outgrow std::string's inline
+  // buffer: none may be built on a good call).
+  const dc::Array<float> wide = dc::Array<float>::Zero(d.N, 120);
+  dc::Array<float> gw(d.N, 120);
+  const focal::dispatch::SoftmaxFocalLoss<float> per_class(
+      Eigen::ArrayXf::Constant(120, 0.5f), 2.f);
   vfl.value_and_gradient(d.x, d.soft, g);  // the first call chooses the variant
   allocations = 0;
   counting = true;
@@ -233,6 +239,7 @@ TEST_CASE("dispatch: a call on focal's thread or the caller's pool allocates not
   vfl.value_and_gradient(d.x, focal::scored_labels(d.labels32, d.scores), g, 2.f);
   softmax.value_and_gradient(d.x, focal::labels(labels), g, 2.f);
   dfl.value_and_gradient(d.dfl_x, d.dfl_t, gd, 2.f, d.row_w);
+  per_class.value_and_gradient(wide, focal::labels(labels), gw, 2.f, focal::threads(1));
   counting = false;
   CHECK(allocations == 0);
 }
